@@ -1,0 +1,168 @@
+"""The local store: one SQLite file owned by the edge, with versioned migrations.
+
+Migrations are the numbered ``migrations/NNNN_*.sql`` files shipped with the package, applied in
+order inside one transaction each; ``PRAGMA user_version`` records the last one applied.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable
+from dataclasses import fields
+from importlib import resources
+from pathlib import Path
+
+from vagus.signal import Beat, Indicators
+
+from vagus.errors import StoreError
+
+__all__ = ["SCHEMA_VERSION", "Store"]
+
+
+def _migrations() -> list[tuple[int, str]]:
+    found = []
+    for entry in resources.files(__package__).joinpath("migrations").iterdir():
+        if entry.name.endswith(".sql"):
+            found.append((int(entry.name.split("_", 1)[0]), entry.read_text(encoding="utf-8")))
+    found.sort()
+    if [n for n, _ in found] != list(range(1, len(found) + 1)):
+        raise RuntimeError(f"migrations are not numbered 1..N: {[n for n, _ in found]}")
+    return found
+
+
+def _statements(sql: str) -> list[str]:
+    """Split a script into statements (``executescript`` would commit mid-migration)."""
+    out, buf = [], ""
+    for line in sql.splitlines(keepends=True):
+        buf += line
+        if sqlite3.complete_statement(buf):
+            out.append(buf)
+            buf = ""
+    if buf.strip() and not all(ln.strip().startswith("--") for ln in buf.splitlines() if ln.strip()):
+        raise RuntimeError(f"unterminated SQL statement in a migration: {buf[:60]!r}")
+    return out
+
+
+_MIGRATIONS = _migrations()
+SCHEMA_VERSION = len(_MIGRATIONS)
+
+_INDICATOR_COLUMNS = tuple(f.name for f in fields(Indicators))
+
+
+class Store:
+    """Read and write access to the local SQLite store."""
+
+    def __init__(self, path: Path | str) -> None:
+        self.path = Path(path)
+        try:
+            if str(path) != ":memory:":
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(str(path), isolation_level=None)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._migrate()
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(
+                f"cannot open the local store {self.path}: {exc}. If the file is damaged, move it "
+                "aside and vagus starts a new one."
+            ) from exc
+        except OSError as exc:
+            raise StoreError(f"cannot create the local store {self.path}: {exc}") from exc
+
+    @property
+    def version(self) -> int:
+        return int(self._db.execute("PRAGMA user_version").fetchone()[0])
+
+    def _migrate(self) -> None:
+        current = self.version
+        if current > SCHEMA_VERSION:
+            raise StoreError(
+                f"the local store {self.path} has schema version {current}, newer than this vagus "
+                f"knows ({SCHEMA_VERSION}); upgrade vagus"
+            )
+        for number, sql in _MIGRATIONS[current:]:
+            self._db.execute("BEGIN")
+            try:
+                for statement in _statements(sql):
+                    self._db.execute(statement)
+                self._db.execute(f"PRAGMA user_version = {number}")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    def close(self) -> None:
+        self._db.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def add_beats(self, beats: Iterable[Beat]) -> None:
+        rows = [
+            (
+                b.device_id,
+                b.t_utc_s,
+                b.rr_ms,
+                b.rr_1024,
+                None if b.contact is None else int(b.contact),
+                b.source.value,
+                int(b.corrected),
+                int(b.gap_before),
+            )
+            for b in beats
+        ]
+        with self._db:
+            self._db.executemany("INSERT OR REPLACE INTO beats VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
+
+    def add_indicators(self, records: Iterable[Indicators]) -> None:
+        rows = []
+        for r in records:
+            values = {name: getattr(r, name) for name in _INDICATOR_COLUMNS}
+            values["null_reasons"] = json.dumps({k: v.value for k, v in r.null_reasons.items()}, sort_keys=True)
+            rows.append(values)
+        if not rows:
+            return
+        cols = ", ".join(_INDICATOR_COLUMNS)
+        marks = ", ".join(f":{c}" for c in _INDICATOR_COLUMNS)
+        with self._db:
+            self._db.executemany(f"INSERT OR REPLACE INTO indicators ({cols}) VALUES ({marks})", rows)
+
+    def add_rejected_payload(
+        self,
+        *,
+        device_id: str,
+        t_utc_s: float,
+        characteristic: str,
+        payload: bytes,
+        problem: str,
+        detail: str,
+    ) -> None:
+        with self._db:
+            self._db.execute(
+                "INSERT INTO rejected_payloads (device_id, t_utc_s, characteristic, payload_hex, problem, detail)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                (device_id, t_utc_s, characteristic, payload.hex(), problem, detail),
+            )
+
+    def prune_beats(self, older_than_utc_s: float) -> int:
+        """Delete beats older than the retention limit; return how many."""
+        with self._db:
+            return self._db.execute("DELETE FROM beats WHERE t_utc_s < ?", (older_than_utc_s,)).rowcount
+
+    def count(self, table: str) -> int:
+        if table not in {"beats", "indicators", "rejected_payloads"}:
+            raise ValueError(f"unknown table {table!r}")
+        return int(self._db.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
+
+    def indicator_times(self, device_id: str | None = None) -> list[float]:
+        """End times of the stored indicator windows, ascending."""
+        sql = "SELECT t_end_utc_s FROM indicators"
+        args: tuple[str, ...] = ()
+        if device_id is not None:
+            sql += " WHERE device_id = ?"
+            args = (device_id,)
+        return [row[0] for row in self._db.execute(sql + " ORDER BY t_end_utc_s", args)]

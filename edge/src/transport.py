@@ -1,0 +1,37 @@
+"""What a device link needs from a wearable, whatever carries the bytes.
+
+The BLE transport (bleak) and the firmware simulator's feed both implement this protocol; the
+simulator implements it structurally, without importing edge/. Every payload is delivered
+with the characteristic it came from and its arrival time, read from the injected clock.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Protocol, runtime_checkable
+
+__all__ = ["DisconnectHandler", "NotifyHandler", "Transport"]
+
+# (characteristic UUID, payload bytes, arrival time in POSIX seconds UTC)
+NotifyHandler = Callable[[str, bytes, float], None]
+DisconnectHandler = Callable[[], None]
+
+
+@runtime_checkable
+class Transport(Protocol):
+    @property
+    def device_id(self) -> str:
+        """A stable identifier of the wearable (address or simulator name)."""
+        ...
+
+    async def connect(self, on_disconnect: DisconnectHandler) -> None:
+        """Open the link; ``on_disconnect`` is called if the link drops afterwards."""
+        ...
+
+    async def subscribe(self, characteristic_uuid: str, on_notify: NotifyHandler) -> None:
+        """Start notifications of one characteristic (a full 128-bit UUID, lower case)."""
+        ...
+
+    async def disconnect(self) -> None:
+        """Close the link. Safe to call when already closed."""
+        ...

@@ -1,0 +1,96 @@
+"""The records that cross module boundaries: beats in, indicators out. Pure data, no I/O.
+
+Times are POSIX seconds (UTC); every unit is in the field name.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+__all__ = ["Beat", "BeatSource", "Indicators", "NullReason"]
+
+
+class BeatSource(StrEnum):
+    """Where a beat's RR interval came from."""
+
+    HRS = "hrs"  # Bluetooth Heart Rate Service 0x2A37 RR-Interval field
+    PMD_PPI = "pmd_ppi"  # Polar PMD peak-to-peak intervals
+    ECG = "ecg"  # R-peaks detected in an ECG stream
+    FILE = "file"  # a recorded RR file
+
+
+@dataclass(frozen=True, slots=True)
+class Beat:
+    """One heartbeat: the RR interval that ends at ``t_utc_s``.
+
+    ``rr_ms`` is the exact conversion of ``rr_1024`` where the source gives 1/1024-s ticks
+    (1 tick = 0.9765625 ms, exactly representable), so no rounding happens here.
+    ``gap_before`` marks that the beat stream was interrupted (disconnect, contact loss, a
+    re-anchored clock) before this beat; windows never span such a gap.
+    """
+
+    device_id: str
+    t_utc_s: float
+    rr_ms: float
+    source: BeatSource
+    rr_1024: int | None = None
+    contact: bool | None = None
+    corrected: bool = False
+    gap_before: bool = False
+
+    def __post_init__(self) -> None:
+        if not (math.isfinite(self.rr_ms) and self.rr_ms >= 0):
+            raise ValueError(f"rr_ms must be finite and >= 0, got {self.rr_ms}")
+        if not math.isfinite(self.t_utc_s):
+            raise ValueError(f"t_utc_s must be finite, got {self.t_utc_s}")
+
+
+class NullReason(StrEnum):
+    """Why an indicator is null in a record."""
+
+    TOO_FEW_BEATS = "too_few_beats"  # the window holds too few beats for this index
+    WINDOW_TOO_SHORT = "window_too_short"  # the window spans too little time for this index
+    NOT_COMPUTED = "not_computed"  # this version of the signal core does not compute it yet
+
+
+@dataclass(frozen=True, slots=True)
+class Indicators:
+    """Indicators over one window of beats ``[t_start_utc_s, t_end_utc_s]``.
+
+    ``window_s`` is the span actually covered, which is shorter than the nominal window while
+    a segment warms up. ``quality`` is the fraction of beats in the window that were neither
+    corrected nor flagged as lacking skin contact (0–1). Every null field has its reason in
+    ``null_reasons``.
+    """
+
+    device_id: str
+    t_start_utc_s: float
+    t_end_utc_s: float
+    window_s: float
+    n_beats: int
+    quality: float
+    hr_bpm: float | None = None
+    mean_nn_ms: float | None = None
+    rmssd_ms: float | None = None
+    sdnn_ms: float | None = None
+    pnn50_pct: float | None = None
+    lf_ms2: float | None = None
+    hf_ms2: float | None = None
+    lf_hf: float | None = None
+    sd1_ms: float | None = None
+    sd2_ms: float | None = None
+    baevsky_si: float | None = None
+    breathing_rate_brpm: float | None = None
+    stress_score: float | None = None
+    stress_level: str | None = None
+    gate_reason: str | None = None
+    activity_state: str | None = None
+    null_reasons: dict[str, NullReason] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.t_end_utc_s < self.t_start_utc_s:
+            raise ValueError("t_end_utc_s is before t_start_utc_s")
+        if not 0.0 <= self.quality <= 1.0:
+            raise ValueError(f"quality must be within [0, 1], got {self.quality}")

@@ -1,0 +1,3 @@
+from vagus.cli import main
+
+raise SystemExit(main())

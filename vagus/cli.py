@@ -1,0 +1,108 @@
+"""The ``vagus`` command.
+
+vagus is a wellness self-monitoring tool, not a medical device: its readings and scores are
+not a diagnosis.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import math
+import signal
+import sys
+from pathlib import Path
+
+from vagus import __version__
+from vagus.errors import ConfigError, StoreError
+
+__all__ = ["main"]
+
+DISCLAIMER = "vagus is a wellness self-monitoring tool, not a medical device; its readings are not a diagnosis."
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not value > 0 or math.isnan(value):
+        raise argparse.ArgumentTypeError(f"expected a number > 0, got {text!r}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="vagus",
+        description="Self-hosted stress and sleep monitoring from BLE wearables. " + DISCLAIMER,
+    )
+    parser.add_argument("--version", action="version", version=f"vagus {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    run = commands.add_parser(
+        "run",
+        help="run the edge agent and show live HR and RMSSD",
+        description="Run the edge agent: read beats, compute indicators, store them locally and show "
+        "them live. Stops on Ctrl-C, SIGTERM or after --duration. " + DISCLAIMER,
+    )
+    run.add_argument("--sim", action="store_true", help="read a simulated chest strap instead of BLE wearables")
+    run.add_argument(
+        "--duration", type=_positive_float, metavar="SECONDS", help="stop after this many wall-clock seconds"
+    )
+    run.add_argument(
+        "--speed",
+        type=_positive_float,
+        default=1.0,
+        metavar="N",
+        help="with --sim: simulated time runs N times faster than the wall clock (default 1; inf: flat out)",
+    )
+    run.add_argument(
+        "--config",
+        type=Path,
+        metavar="PATH",
+        help="config file (default: $XDG_CONFIG_HOME/vagus/config.toml)",
+    )
+    run.add_argument("--db", type=Path, metavar="PATH", help="local store (overrides store.path)")
+    run.add_argument(
+        "--seed", type=int, metavar="N", help="with --sim: seed of the simulated person (overrides sim.seed)"
+    )
+    run.add_argument("--quiet", action="store_true", help="do not print live lines")
+    run.set_defaults(func=_cmd_run)
+    return parser
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from vagus.run import RunOptions, run_agent  # the agent's imports load only for this command
+
+    if not args.sim:
+        raise ConfigError(
+            "real BLE wearables are not supported by this version yet; run with --sim to use a simulated strap"
+        )
+    if args.speed != 1.0 and not args.sim:
+        raise ConfigError("--speed only applies to simulated devices (--sim)")
+    if args.seed is not None and args.seed < 0:
+        raise ConfigError(f"--seed: expected a whole number >= 0, got {args.seed}")
+    options = RunOptions(
+        config_path=args.config,
+        db_path=args.db,
+        duration_s=args.duration,
+        speed=args.speed,
+        seed=args.seed,
+        quiet=args.quiet,
+    )
+    return asyncio.run(run_agent(options, out=sys.stdout, stop_signals=(signal.SIGINT, signal.SIGTERM)))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args))
+    except ConfigError as exc:
+        print(f"vagus: error: {exc}", file=sys.stderr)
+        return 2
+    except StoreError as exc:
+        print(f"vagus: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130

@@ -1,0 +1,35 @@
+"""The errors vagus raises on purpose. Each says what was wrong and what to do."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+__all__ = ["ConfigError", "PayloadError", "PayloadProblem", "StoreError", "VagusError"]
+
+
+class VagusError(Exception):
+    """Root of every error vagus raises on purpose."""
+
+
+class ConfigError(VagusError):
+    """A bad configuration value or a bad command-line argument."""
+
+
+class StoreError(VagusError):
+    """The local store cannot be opened or migrated."""
+
+
+class PayloadProblem(StrEnum):
+    """Why a BLE payload was rejected."""
+
+    EMPTY = "empty"
+    TRUNCATED = "truncated"  # a field the flags announce is cut short
+
+
+class PayloadError(VagusError):
+    """A BLE payload that cannot be decoded; ``problem`` says why, ``detail`` where."""
+
+    def __init__(self, problem: PayloadProblem, detail: str) -> None:
+        super().__init__(f"{problem.value}: {detail}")
+        self.problem = problem
+        self.detail = detail
