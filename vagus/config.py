@@ -20,23 +20,24 @@ import msgspec
 
 from vagus.errors import ConfigError
 
-__all__ = ["Config", "SignalSection", "SimSection", "StoreSection", "default_config_path", "load_config"]
+__all__ = [
+    "Config",
+    "SignalSection",
+    "SimSection",
+    "StoreSection",
+    "default_config_path",
+    "default_store_path",
+    "load_config",
+]
 
 PositiveSeconds = Annotated[float, msgspec.Meta(gt=0)]
-
-
-def _data_home() -> Path:
-    return Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
 
 
 class StoreSection(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     """The local SQLite store."""
 
-    path: str = ""  # empty: $XDG_DATA_HOME/vagus/vagus.db
+    path: str = ""  # empty: $XDG_DATA_HOME/vagus/vagus.db, filled in by load_config
     beats_retention_days: Annotated[float, msgspec.Meta(gt=0)] = 30.0
-
-    def resolved_path(self) -> Path:
-        return Path(self.path).expanduser() if self.path else _data_home() / "vagus" / "vagus.db"
 
 
 class SignalSection(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
@@ -66,9 +67,14 @@ class Config(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     sim: SimSection = msgspec.field(default_factory=SimSection)
 
 
-def default_config_path() -> Path:
-    base = os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config"
-    return Path(base) / "vagus" / "config.toml"
+def default_config_path(env: Mapping[str, str] | None = None) -> Path:
+    env = os.environ if env is None else env
+    return Path(env.get("XDG_CONFIG_HOME") or Path.home() / ".config") / "vagus" / "config.toml"
+
+
+def default_store_path(env: Mapping[str, str] | None = None) -> Path:
+    env = os.environ if env is None else env
+    return Path(env.get("XDG_DATA_HOME") or Path.home() / ".local" / "share") / "vagus" / "vagus.db"
 
 
 _ENV_KEY = re.compile(r"^VAGUS_([A-Z0-9_]+?)__([A-Z0-9_]+)$")
@@ -109,7 +115,7 @@ def load_config(path: Path | None = None, env: Mapping[str, str] | None = None) 
     """Read, merge and validate the configuration; raise ``ConfigError`` naming the bad key."""
     env = os.environ if env is None else env
     explicit = path is not None or bool(env.get("VAGUS_CONFIG"))
-    path = path or Path(env.get("VAGUS_CONFIG") or default_config_path())
+    path = path or Path(env.get("VAGUS_CONFIG") or default_config_path(env))
     data: dict[str, Any] = {}
     if path.exists():
         try:
@@ -123,12 +129,14 @@ def load_config(path: Path | None = None, env: Mapping[str, str] | None = None) 
     overrides, origin = _env_overrides(env)
     data = _merge(data, overrides, "")
     try:
-        return msgspec.convert(data, Config)
+        config = msgspec.convert(data, Config)
     except msgspec.ValidationError as exc:
         key, problem = _explain(exc)
         env_name = origin.get(key) or next((v for k, v in origin.items() if k.startswith(f"{key}.")), None)
         where = f"from {env_name}" if env_name else f"in {path}" if path.exists() else "built-in default"
         raise ConfigError(f"invalid configuration: {key or '(top level)'} ({where}): {problem}") from exc
+    store_path = Path(config.store.path).expanduser() if config.store.path else default_store_path(env)
+    return msgspec.structs.replace(config, store=msgspec.structs.replace(config.store, path=str(store_path)))
 
 
 def _explain(exc: msgspec.ValidationError) -> tuple[str, str]:

@@ -37,7 +37,7 @@ async def run_agent(options: RunOptions, *, out: TextIO, stop_signals: Sequence[
     config = load_config(options.config_path)
     if options.seed is not None:
         config = msgspec.structs.replace(config, sim=msgspec.structs.replace(config.sim, seed=options.seed))
-    db_path = options.db_path or config.store.resolved_path()
+    db_path = options.db_path or Path(config.store.path)
     clock = SimClock(RealClock().now_utc_s(), speed=options.speed)
     sim = config.sim
     strap = SimulatedStrap(

@@ -7,10 +7,9 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from vagus.signal import Beat, Indicators, WindowConfig
-
 from vagus.clock import Clock
 from vagus.errors import PayloadError
+from vagus.signal import Beat, Indicators, WindowConfig
 
 from .device_link import DeviceLink
 from .store import Store

@@ -9,9 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
-from vagus.signal import Beat, BeatSource, Indicators, RollingWindow, WindowConfig
-
 from vagus.errors import PayloadError
+from vagus.signal import Beat, BeatSource, Indicators, RollingWindow, WindowConfig
 
 from .beat_clock import BeatClock
 from .hrs import HEART_RATE_MEASUREMENT_UUID, decode_hrm

@@ -13,9 +13,8 @@ from dataclasses import fields
 from importlib import resources
 from pathlib import Path
 
-from vagus.signal import Beat, Indicators
-
 from vagus.errors import StoreError
+from vagus.signal import Beat, Indicators
 
 __all__ = ["SCHEMA_VERSION", "Store"]
 

@@ -1,0 +1,46 @@
+"""Test doubles of a wearable link. They live in tests/, never in the product."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Sequence
+
+from vagus.clock import Clock
+
+
+class ScriptedTransport:
+    """Delivers a script of (delay_s, characteristic, payload) notifications through the
+    transport interface, timed by the injected clock; can drop the link mid-script."""
+
+    def __init__(
+        self, clock: Clock, script: Sequence[tuple[float, str, bytes]], *, device_id: str = "scripted", drop_after=None
+    ) -> None:
+        self._clock = clock
+        self._script = list(script)
+        self._device_id = device_id
+        self._drop_after = drop_after
+        self._task: asyncio.Task[None] | None = None
+        self._on_disconnect: Callable[[], None] = lambda: None
+        self.done = asyncio.Event()
+
+    @property
+    def device_id(self) -> str:
+        return self._device_id
+
+    async def connect(self, on_disconnect: Callable[[], None]) -> None:
+        self._on_disconnect = on_disconnect
+
+    async def subscribe(self, characteristic_uuid: str, on_notify: Callable[[str, bytes, float], None]) -> None:
+        self._task = asyncio.ensure_future(self._play(on_notify))
+
+    async def _play(self, on_notify: Callable[[str, bytes, float], None]) -> None:
+        for i, (delay_s, characteristic, payload) in enumerate(self._script):
+            await self._clock.sleep(delay_s)
+            if self._drop_after is not None and i == self._drop_after:
+                self._on_disconnect()
+            on_notify(characteristic, payload, self._clock.now_utc_s())
+        self.done.set()
+
+    async def disconnect(self) -> None:
+        if self._task is not None:
+            self._task.cancel()

@@ -1,0 +1,107 @@
+"""The agent end to end in-process: simulated strap → decoder → beats → windows → SQLite."""
+
+from __future__ import annotations
+
+import asyncio
+
+import numpy as np
+import pytest
+
+from vagus.clock import SimClock
+from vagus.edge import Agent, Store, Transport
+from vagus.edge.hrs import HEART_RATE_MEASUREMENT_UUID as HRM
+from vagus.sim import RestingHeart, SimulatedStrap, encode_hrm
+
+from .doubles import ScriptedTransport
+
+T0 = 1_790_000_000.0
+
+
+async def run_for(agent: Agent, clock: SimClock, seconds: float) -> None:
+    stop = asyncio.Event()
+
+    async def stopper() -> None:
+        await clock.sleep(seconds)
+        stop.set()
+
+    task = asyncio.ensure_future(stopper())
+    await agent.run(stop)
+    await task
+
+
+def test_transports_satisfy_the_interface():
+    clock = SimClock(T0)
+    assert isinstance(SimulatedStrap(clock=clock), Transport)
+    assert isinstance(ScriptedTransport(clock, []), Transport)
+
+
+async def test_a_simulated_hour_fills_the_store(tmp_path):
+    clock = SimClock(T0)
+    shown = []
+    with Store(tmp_path / "v.db") as store:
+        strap = SimulatedStrap(clock=clock, heart=RestingHeart(seed=5), clock_drift_ppm=40.0)
+        agent = Agent(transports=[strap], store=store, clock=clock, on_indicators=lambda d, r: shown.append(r))
+        await run_for(agent, clock, 3600.0)
+        ends = np.array(store.indicator_times())
+        beats = store.count("beats")
+        rows = store._db.execute("SELECT hr_bpm, rmssd_ms, quality FROM indicators").fetchall()
+    assert len(shown) == len(ends)
+    assert ends[0] - T0 <= 12.0  # first reading within seconds of the first beat
+    assert ends[-1] - ends[0] >= 3500
+    assert np.max(np.diff(ends)) <= 5.0 + 1e-6  # a row per 5 s throughout
+    assert 3400 < beats < 4200  # ~62 bpm for an hour
+    hr = np.array([r[0] for r in rows])
+    rmssd = np.array([r[1] for r in rows])
+    assert np.all(np.abs(hr - 62) < 6) and np.all((rmssd > 10) & (rmssd < 120))
+    assert all(r[2] == 1.0 for r in rows)
+
+
+async def test_malformed_payloads_are_counted_set_aside_and_the_stream_goes_on(tmp_path):
+    clock = SimClock(T0)
+    good = encode_hrm(hr_bpm=60, rr_1024=[1024], contact=True)
+    script = [(1.0, HRM, good)] * 20 + [(1.0, HRM, b"")] + [(1.0, HRM, bytes.fromhex("1101"))] + [(1.0, HRM, good)] * 20
+    transport = ScriptedTransport(clock, script)
+    with Store(tmp_path / "v.db") as store:
+        agent = Agent(transports=[transport], store=store, clock=clock)
+        await run_for(agent, clock, 60.0)
+        link = agent.links[0]
+        rejected = store._db.execute("SELECT payload_hex, problem FROM rejected_payloads ORDER BY id").fetchall()
+        assert link.counters.rejected_payloads == 2
+        assert rejected == [("", "empty"), ("1101", "truncated")]
+        assert store.count("beats") == 40  # every good beat kept
+        assert store.count("indicators") > 0
+
+
+async def test_disconnect_marks_a_gap(tmp_path):
+    clock = SimClock(T0)
+    good = encode_hrm(hr_bpm=60, rr_1024=[1024], contact=True)
+    transport = ScriptedTransport(clock, [(1.0, HRM, good)] * 40, drop_after=20)
+    with Store(tmp_path / "v.db") as store:
+        agent = Agent(transports=[transport], store=store, clock=clock)
+        await run_for(agent, clock, 45.0)
+        gaps = store._db.execute("SELECT t_utc_s FROM beats WHERE gap_before = 1 ORDER BY t_utc_s").fetchall()
+        starts = [r[0] for r in store._db.execute("SELECT t_start_utc_s FROM indicators")]
+    assert len(gaps) == 2 and agent.links[0].counters.disconnects == 1
+    gap_t = gaps[1][0] - 1.0
+    assert not any(s < gap_t for s in starts if s > gaps[0][0] + 20)
+
+
+async def test_contact_loss_marks_a_gap(tmp_path):
+    clock = SimClock(T0)
+    on = encode_hrm(hr_bpm=60, rr_1024=[1024], contact=True)
+    off = encode_hrm(hr_bpm=60, rr_1024=[1024], contact=False)
+    transport = ScriptedTransport(clock, [(1.0, HRM, on)] * 15 + [(1.0, HRM, off)] * 3 + [(1.0, HRM, on)] * 15)
+    with Store(tmp_path / "v.db") as store:
+        await run_for(Agent(transports=[transport], store=store, clock=clock), clock, 40.0)
+        flags = store._db.execute("SELECT contact, gap_before FROM beats ORDER BY t_utc_s").fetchall()
+    assert flags[15] == (0, 1)  # the first beat without contact starts a new chain
+    assert sum(g for _, g in flags) == 2
+
+
+@pytest.mark.parametrize("speed", [float("inf")])
+async def test_two_devices_are_kept_apart(tmp_path, speed):
+    clock = SimClock(T0, speed=speed)
+    straps = [SimulatedStrap(clock=clock, heart=RestingHeart(seed=s), device_id=f"strap-{s}") for s in (1, 2)]
+    with Store(tmp_path / "v.db") as store:
+        await run_for(Agent(transports=straps, store=store, clock=clock), clock, 300.0)
+        assert len(store.indicator_times("strap-1")) == len(store.indicator_times("strap-2")) > 50
