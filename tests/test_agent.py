@@ -42,10 +42,16 @@ async def test_a_simulated_hour_fills_the_store(tmp_path):
         strap = SimulatedStrap(clock=clock, heart=RestingHeart(seed=5), clock_drift_ppm=40.0)
         agent = Agent(transports=[strap], store=store, clock=clock, on_indicators=lambda d, r: shown.append(r))
         await run_for(agent, clock, 3600.0)
-        ends = np.array(store.indicator_times())
+        ends = np.array(store.indicator_times(window_nominal_s=60.0))
+        long_ends = np.array(store.indicator_times(window_nominal_s=300.0))
         beats = store.count("beats")
-        rows = store._db.execute("SELECT hr_bpm, rmssd_ms, quality FROM indicators").fetchall()
-    assert len(shown) == len(ends)
+        rows = store._db.execute(
+            "SELECT hr_bpm, rmssd_ms, quality FROM indicators WHERE window_nominal_s = 60"
+        ).fetchall()
+        lf = store._db.execute("SELECT lf_ms2, hf_ms2 FROM indicators WHERE window_nominal_s = 300").fetchall()
+    assert len(shown) == len(ends) + len(long_ends)
+    assert long_ends[0] - T0 < 320 and np.max(np.diff(long_ends)) <= 5.0 + 1e-6
+    assert all(a is not None and b is not None and a > 0 and b > 0 for a, b in lf)
     assert ends[0] - T0 <= 12.0  # first reading within seconds of the first beat
     assert ends[-1] - ends[0] >= 3500
     assert np.max(np.diff(ends)) <= 5.0 + 1e-6  # a row per 5 s throughout
@@ -53,7 +59,10 @@ async def test_a_simulated_hour_fills_the_store(tmp_path):
     hr = np.array([r[0] for r in rows])
     rmssd = np.array([r[1] for r in rows])
     assert np.all(np.abs(hr - 62) < 6) and np.all((rmssd > 10) & (rmssd < 120))
-    assert all(r[2] == 1.0 for r in rows)
+    # The artifact corrector flags a few beats of the simulated noise per hour (neurokit2's
+    # kubios method flags the same ones), so quality dips slightly in a few windows.
+    quality = np.array([r[2] for r in rows])
+    assert quality.min() >= 0.8 and np.mean(quality == 1.0) > 0.8
 
 
 async def test_malformed_payloads_are_counted_set_aside_and_the_stream_goes_on(tmp_path):
@@ -104,4 +113,4 @@ async def test_two_devices_are_kept_apart(tmp_path, speed):
     straps = [SimulatedStrap(clock=clock, heart=RestingHeart(seed=s), device_id=f"strap-{s}") for s in (1, 2)]
     with Store(tmp_path / "v.db") as store:
         await run_for(Agent(transports=straps, store=store, clock=clock), clock, 300.0)
-        assert len(store.indicator_times("strap-1")) == len(store.indicator_times("strap-2")) > 50
+        assert len(store.indicator_times("strap-1", 60.0)) == len(store.indicator_times("strap-2", 60.0)) > 50

@@ -44,7 +44,7 @@ def test_console_script_and_help(tmp_path):
         (("run", "--sim", "--duration", "soon"), {}, "--duration"),
         (("run", "--sim", "--bogus"), {}, "unrecognized arguments"),
         (("run",), {}, "--sim"),
-        (("run", "--sim", "--duration", "1"), {"VAGUS_SIGNAL__WINDOW_S": "-1"}, "signal.window_s"),
+        (("run", "--sim", "--duration", "1"), {"VAGUS_SIGNAL__STEP_S": "-1"}, "signal.step_s"),
         (("run", "--sim", "--config", "/nonexistent/vagus.toml"), {}, "does not exist"),
         ((), {}, "COMMAND"),
     ],
@@ -91,13 +91,16 @@ def test_an_accelerated_simulated_hour(tmp_path):
     out = vagus(tmp_path, "run", "--sim", "--duration", "60", "--speed", "60", "--db", str(db), timeout=120)
     assert out.returncode == 0, out.stderr
     with sqlite3.connect(db) as con:
-        rows = [r for r in con.execute("SELECT t_end_utc_s, window_s FROM indicators ORDER BY t_end_utc_s")]
+        rows = list(con.execute("SELECT t_end_utc_s, window_s FROM indicators WHERE window_nominal_s = 60 ORDER BY 1"))
+        n_all = con.execute("SELECT count(*) FROM indicators").fetchone()[0]
+        long = list(con.execute("SELECT t_end_utc_s FROM indicators WHERE window_nominal_s = 300 ORDER BY 1"))
     ends = [t for t, _ in rows]
     assert ends[-1] - ends[0] >= 55 * 60
     full = [t for t, w in rows if w >= 60 - 1e-6]
     assert max(b - a for a, b in itertools.pairwise(full)) <= 5 + 1e-6
+    assert long[-1][0] - long[0][0] >= 50 * 60
     live = [ln for ln in out.stdout.splitlines() if "RMSSD" in ln]
-    assert len(live) == len(rows)
+    assert len(live) == n_all
 
 
 def test_default_store_location_is_used(tmp_path):

@@ -18,7 +18,8 @@ def write(tmp_path: Path, text: str) -> Path:
 
 def test_defaults_without_a_file(tmp_path):
     cfg = load_config(env={"XDG_CONFIG_HOME": str(tmp_path), "XDG_DATA_HOME": str(tmp_path / "data")})
-    assert cfg.signal.window_s == 60.0 and cfg.signal.step_s == 5.0
+    assert cfg.signal.windows_s == [60.0, 300.0] and cfg.signal.step_s == 5.0
+    assert cfg.signal.correction == "lipponen2019"
     assert cfg.store.path == str(tmp_path / "data" / "vagus" / "vagus.db")
 
 
@@ -36,9 +37,9 @@ def test_store_path_expands_home(tmp_path):
 
 
 def test_file_values_and_env_overrides(tmp_path):
-    path = write(tmp_path, '[signal]\nwindow_s = 120\n[store]\npath = "/tmp/a.db"\n')
+    path = write(tmp_path, '[signal]\nwindows_s = [120]\n[store]\npath = "/tmp/a.db"\n')
     cfg = load_config(path, env={"VAGUS_SIGNAL__STEP_S": "10", "VAGUS_STORE__PATH": "/tmp/b.db"})
-    assert cfg.signal.window_s == 120.0 and cfg.signal.step_s == 10.0
+    assert cfg.signal.windows_s == [120.0] and cfg.signal.step_s == 10.0
     assert cfg.store.path == "/tmp/b.db"
 
 
@@ -51,11 +52,13 @@ def test_vagus_config_variable_names_the_file(tmp_path):
     ("text", "env", "key", "expected"),
     [
         ("[sim]\nmean_hr_bpm = 10\n", {}, "sim.mean_hr_bpm", ">= 30"),
-        ("[signal]\nwindow_s = 'long'\n", {}, "signal.window_s", "expected `float`"),
-        ("[signal]\nwindw_s = 60\n", {}, "signal.windw_s", "unknown key"),
+        ("[signal]\nwindows_s = 'long'\n", {}, "signal.windows_s", "expected `array`"),
+        ("[signal]\nwindows_s = [60, -1]\n", {}, "signal.windows_s[1]", "> 0"),
+        ("[signal]\ncorrection = 'kubios'\n", {}, "signal.correction", "expected one of"),
+        ("[signal]\nwindow_s = 60\n", {}, "signal.window_s", "unknown key"),
         ("[nonsense]\nx = 1\n", {}, "nonsense", "unknown key"),
         ("", {"VAGUS_SIGNAL__STEP_S": "-5"}, "signal.step_s", "VAGUS_SIGNAL__STEP_S"),
-        ("[signal]\nwindow_s = 30\nstep_s = 60\n", {}, "signal", "must not exceed window_s"),
+        ("[signal]\nwindows_s = [30, 300]\nstep_s = 60\n", {}, "signal", "must not exceed the shortest window"),
         ("signal = 3\n", {}, "signal", "expected `object`"),
     ],
 )

@@ -85,3 +85,41 @@ def test_prune_beats_respects_retention(tmp_path):
 def test_count_rejects_unknown_tables(tmp_path):
     with Store(tmp_path / "v.db") as store, pytest.raises(ValueError):
         store.count("sqlite_master; DROP TABLE beats")
+
+
+def test_version_1_store_is_migrated_with_its_rows(tmp_path):
+    from vagus.edge.store import _MIGRATIONS, _statements
+
+    path = tmp_path / "v1.db"
+    db = sqlite3.connect(path)
+    for statement in _statements(_MIGRATIONS[0][1]):
+        db.execute(statement)
+    db.execute(
+        "INSERT INTO indicators (device_id, t_end_utc_s, t_start_utc_s, window_s, n_beats, quality, rmssd_ms)"
+        " VALUES ('d', 60.0, 0.0, 60.0, 61, 1.0, 40.0)"
+    )
+    db.execute("PRAGMA user_version = 1")
+    db.commit()
+    db.close()
+    with Store(path) as store:
+        assert store.version == SCHEMA_VERSION
+        rows = store._db.execute("SELECT window_nominal_s, rmssd_ms, sdsd_ms FROM indicators").fetchall()
+    assert rows == [(60.0, 40.0, None)]
+
+
+def test_same_end_time_in_two_windows_are_two_rows(tmp_path):
+    def record(nominal):
+        return Indicators(
+            device_id="d",
+            t_start_utc_s=0.0,
+            t_end_utc_s=300.0,
+            window_s=nominal,
+            n_beats=5,
+            quality=1.0,
+            window_nominal_s=nominal,
+        )
+
+    with Store(tmp_path / "v.db") as store:
+        store.add_indicators([record(60.0), record(300.0)])
+        assert store.indicator_times(window_nominal_s=300.0) == [300.0]
+        assert store.count("indicators") == 2

@@ -8,6 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from vagus.signal import time_domain
+from vagus.signal.time_domain import Conventions
 
 from .conftest import load_rr_ms, shared_data
 
@@ -24,8 +25,10 @@ def _neurokit(rr_ms: np.ndarray) -> dict[str, float]:
         "rmssd_ms": float(t["HRV_RMSSD"].iloc[0]),
         "sdsd_ms": float(t["HRV_SDSD"].iloc[0]),
         "pnn50_pct": float(t["HRV_pNN50"].iloc[0]),
+        "pnn20_pct": float(t["HRV_pNN20"].iloc[0]),
         "sd1_ms": float(n["HRV_SD1"].iloc[0]),
         "sd2_ms": float(n["HRV_SD2"].iloc[0]),
+        "sd1_sd2": float(n["HRV_SD1SD2"].iloc[0]),
     }
 
 
@@ -40,14 +43,45 @@ def test_rest_rri_matches_the_hrv_library_published_values():
     assert td.hr_bpm == pytest.approx(56.8528, abs=5e-5)  # mean(60000/RR), hrv's "mhr"
 
 
-def test_pyhrv_short_series_matches_its_report():
-    # pyHRV SampleReport.txt on SampleNNISeriesShort.npy. pyHRV's pNN50 divides by N−1.
+def _report_value(label: str) -> float:
+    """A value printed in pyHRV's SampleReport.txt, e.g. "RMSSD (ms)   ; 60.523"."""
+    for line in shared_data("pyhrv/SampleReport.txt").read_text().splitlines():
+        if line.startswith(label):
+            return float(line.split(";")[1])
+    raise KeyError(label)
+
+
+def test_pyhrv_report_reproduced_with_pyhrv_conventions():
+    # SampleReport.txt reports 4684 NN intervals with mean 768.438 ms: it is the report of
+    # SampleNNISeriesLong.npy, not of the short series research/signal.md names.
+    rr = np.load(shared_data("pyhrv/SampleNNISeriesLong.npy")).astype(float)
+    assert _report_value("Number of NNIs") == rr.size
+    td = time_domain(rr, conventions=Conventions.pyhrv())
+    for label, value in [
+        ("Mean NNI (ms)", td.mean_nn_ms),
+        ("Mean Heart Rate (bpm)", td.hr_bpm),
+        ("SDNN (ms)", td.sdnn_ms),
+        ("SDSD (ms)", td.sdsd_ms),
+        ("RMSSD (ms)", td.rmssd_ms),
+        ("pNN50 (%)", td.pnn50_pct),
+        ("pNN20 (%)", td.pnn20_pct),
+        ("SD1 (ms)", td.sd1_ms),
+        ("SD2 (ms)", td.sd2_ms),
+        ("SD2/SD1 (-)", 1 / td.sd1_sd2),
+    ]:
+        assert round(value, 3) == _report_value(label), label
+
+
+def test_pyhrv_short_series_values_from_research_notes():
+    # research/signal.md §1.9(a): pyHRV's values on the short series; pNN50 over N−1 differences.
     rr = np.load(shared_data("pyhrv/SampleNNISeriesShort.npy")).astype(float)
-    td = time_domain(rr)
-    assert round(td.mean_nn_ms, 3) == 888.955
-    assert round(td.sdnn_ms, 3) == 95.690
-    assert round(td.rmssd_ms, 3) == 101.301
-    assert round(td.pnn50_pct * rr.size / (rr.size - 1), 3) == 48.512
+    td = time_domain(rr, conventions=Conventions.pyhrv())
+    assert (round(td.mean_nn_ms, 3), round(td.sdnn_ms, 3), round(td.rmssd_ms, 3)) == (888.955, 95.690, 101.301)
+    assert round(td.pnn50_pct, 3) == 48.512
+    assert (round(td.sd1_ms, 3), round(td.sd2_ms, 3)) == (71.630, 114.785)
+    nk = time_domain(rr)
+    assert round(nk.pnn50_pct, 3) == 48.368  # neurokit2's denominator N
+    assert (round(nk.sd1_ms, 3), round(nk.sd2_ms, 3)) == (71.737, 114.956)
 
 
 @pytest.mark.parametrize("seed", range(5))

@@ -28,11 +28,20 @@ def run(window, beats):
     return out
 
 
+PLAIN = {"correction": "none"}  # windows see exactly the beats pushed
+
+
+def inside(beats, r):
+    return [
+        b.rr_ms for b in beats if r.t_start_utc_s - 1e-9 <= b.t_utc_s - b.rr_ms / 1000 and b.t_utc_s <= r.t_end_utc_s
+    ]
+
+
 def test_cadence_warmup_and_values():
     rng = np.random.default_rng(1)
     rr = list(900 + rng.normal(0, 40, 800))  # ~12 minutes
     beats = beats_from(rr)
-    records = run(RollingWindow("d", WindowConfig(window_s=60, step_s=5, warmup_s=10)), beats)
+    records = run(RollingWindow("d", WindowConfig(windows_s=(60,), step_s=5, warmup_s=10, **PLAIN)), beats)
     ends = np.array([r.t_end_utc_s for r in records])
     assert ends[0] == pytest.approx(T0 + 10)
     assert np.allclose(np.diff(ends), 5.0)
@@ -40,23 +49,50 @@ def test_cadence_warmup_and_values():
     warm = [r for r in records if r.window_s < 60 - 1e-9]
     assert [round(r.window_s) for r in warm] == list(range(10, 60, 5))
     for r in records:
-        inside = [
-            b.rr_ms for b in beats if r.t_start_utc_s <= b.t_utc_s - b.rr_ms / 1000 and b.t_utc_s <= r.t_end_utc_s
-        ]
-        ref = time_domain(inside)
-        assert r.n_beats == len(inside)
-        assert r.rmssd_ms == pytest.approx(ref.rmssd_ms, rel=1e-12)
-        assert r.hr_bpm == pytest.approx(ref.hr_bpm, rel=1e-12)
+        ref = time_domain(inside(beats, r))
+        assert r.n_beats == len(inside(beats, r))
+        for name in ("rmssd_ms", "sdnn_ms", "hr_bpm", "mean_nn_ms", "pnn50_pct", "pnn20_pct", "sd1_ms", "sd2_ms"):
+            assert getattr(r, name) == pytest.approx(getattr(ref, name), rel=1e-9), name
         assert r.quality == 1.0
-        assert r.null_reasons["lf_ms2"] is NullReason.NOT_COMPUTED
+        assert r.null_reasons["stress_score"] is NullReason.NOT_COMPUTED
         assert "rmssd_ms" not in r.null_reasons
+        assert r.lf_ms2 is None and r.null_reasons["lf_ms2"] is NullReason.WINDOW_TOO_SHORT  # 60 s cannot hold LF
+        assert r.hf_ms2 is None or r.hf_ms2 > 0
+
+
+def test_long_and_short_windows_side_by_side():
+    rng = np.random.default_rng(2)
+    beats = beats_from(list(850 + 30 * np.sin(np.arange(1200) / 3) + rng.normal(0, 20, 1200)))
+    records = run(RollingWindow("d", WindowConfig(windows_s=(300, 60), **PLAIN)), beats)
+    short = [r for r in records if r.window_nominal_s == 60]
+    long = [r for r in records if r.window_nominal_s == 300]
+    assert all(r.window_s == pytest.approx(300) for r in long)  # only full long windows
+    assert long[0].t_end_utc_s == pytest.approx(T0 + 300)
+    assert len(short) > len(long) > 100
+    for r in long[::25]:
+        beats_in = inside(beats, r)
+        ref = time_domain(beats_in)
+        assert r.n_beats == len(beats_in) and r.rmssd_ms == pytest.approx(ref.rmssd_ms, rel=1e-9)
+        assert r.lf_ms2 is not None and r.hf_ms2 is not None and r.lf_hf == pytest.approx(r.lf_ms2 / r.hf_ms2)
+
+
+def test_running_sums_stay_exact_over_a_day():
+    rng = np.random.default_rng(3)
+    rr = 800 + 80 * np.sin(np.arange(110_000) / 7) + rng.normal(0, 25, 110_000)  # ~24 h
+    beats = beats_from(list(rr))
+    cfg = WindowConfig(windows_s=(300,), spectral=False, resync_every=10**9, **PLAIN)  # never resynced
+    records = run(RollingWindow("d", cfg), beats)
+    last = records[-1]
+    ref = time_domain(inside(beats, last))
+    assert last.sdnn_ms == pytest.approx(ref.sdnn_ms, rel=1e-9)
+    assert last.sd2_ms == pytest.approx(ref.sd2_ms, rel=1e-9)
 
 
 def test_windows_never_span_a_gap():
     rr = [1000.0] * 200
     beats = beats_from(rr, gap_at={100})
     gap_t = beats[100].t_utc_s - 1.0
-    records = run(RollingWindow("d"), beats)
+    records = run(RollingWindow("d", WindowConfig(**PLAIN)), beats)
     assert records
     assert not any(r.t_start_utc_s < gap_t < r.t_end_utc_s for r in records)
     after = [r for r in records if r.t_end_utc_s > gap_t]
@@ -66,13 +102,13 @@ def test_windows_never_span_a_gap():
 def test_misaligned_beat_starts_a_new_segment():
     beats = beats_from([1000.0] * 50)
     late = beats_from([1000.0] * 50, t0=beats[-1].t_utc_s + 30)  # 30 s hole, no gap flag
-    records = run(RollingWindow("d"), beats + late)
+    records = run(RollingWindow("d", WindowConfig(**PLAIN)), beats + late)
     hole = (beats[-1].t_utc_s, late[0].t_utc_s - 1)
     assert not any(r.t_start_utc_s < hole[1] and r.t_end_utc_s > hole[0] for r in records)
 
 
 def test_implausible_rr_is_set_aside_and_splits_the_segment():
-    window = RollingWindow("d")
+    window = RollingWindow("d", WindowConfig(**PLAIN))
     beats = beats_from([1000.0] * 30 + [0.0] + [1000.0] * 30)
     records = run(window, beats)
     assert window.rejected_beats == 1
@@ -85,22 +121,26 @@ def test_contact_loss_lowers_quality():
         Beat(device_id="d", t_utc_s=T0 + i, rr_ms=1000.0, source=BeatSource.HRS, contact=(i % 4 != 0))
         for i in range(1, 40)
     ]
-    records = run(RollingWindow("d"), beats)
+    records = run(RollingWindow("d", WindowConfig(**PLAIN)), beats)
     assert all(0.6 < r.quality < 0.9 for r in records)
 
 
 def test_too_few_beats_gives_nulls_with_reasons():
-    window = RollingWindow("d", WindowConfig(window_s=10, step_s=5, warmup_s=5, max_rr_ms=2400))
+    window = RollingWindow("d", WindowConfig(windows_s=(10,), step_s=5, warmup_s=5, **PLAIN))
     beats = beats_from([2300.0] * 5)
     records = run(window, beats)
     first = records[0]
     assert first.n_beats == 2 and first.rmssd_ms is None
     assert first.null_reasons["rmssd_ms"] is NullReason.TOO_FEW_BEATS
+    assert first.null_reasons["lf_ms2"] is NullReason.TOO_FEW_BEATS
 
 
 def test_config_validation():
     with pytest.raises(ValueError):
-        WindowConfig(window_s=10, step_s=20)
+        WindowConfig(windows_s=(10,), step_s=20)
+    with pytest.raises(ValueError):
+        WindowConfig(windows_s=())
+    assert WindowConfig(windows_s=(300, 60, 60)).windows_s == (60, 300)
     with pytest.raises(ValueError):
         WindowConfig(min_rr_ms=500, max_rr_ms=400)
 
@@ -112,8 +152,9 @@ def test_two_devices_interleaved_equal_separate_runs(seed, chunks):
     rng = np.random.default_rng(seed)
     a = beats_from(list(800 + rng.normal(0, 30, 150)), device="a")
     b = beats_from(list(1000 + rng.normal(0, 30, 120)), device="b")
-    alone = run(RollingWindow("a"), a)
-    wa, wb, mixed = RollingWindow("a"), RollingWindow("b"), []
+    cfg = WindowConfig(windows_s=(60,), spectral=False)
+    alone = run(RollingWindow("a", cfg), a)
+    wa, wb, mixed = RollingWindow("a", cfg), RollingWindow("b", cfg), []
     ia = ib = 0
     for i, n in enumerate(chunks * 20):
         if i % 2 == 0:
@@ -125,3 +166,57 @@ def test_two_devices_interleaved_equal_separate_runs(seed, chunks):
                 wb.push(beat)
             ib += n
     assert mixed == alone[: len(mixed)]
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.lists(st.integers(1, 50), min_size=1, max_size=30))
+def test_records_do_not_depend_on_how_the_input_is_chunked(seed, chunks):
+    """Feeding beats in bursts (as notifications do) or one by one gives the same records,
+    artifact correction and look-ahead included."""
+    rng = np.random.default_rng(seed)
+    rr = list(800 + 40 * np.sin(np.arange(400) / 3) + rng.normal(0, 15, 400))
+    for i in rng.choice(400, 8, replace=False):
+        rr[i] *= 0.7  # premature beats for the corrector to act on
+    beats = beats_from(rr)
+    cfg = WindowConfig(windows_s=(60,), spectral=False)
+    one_by_one = run(RollingWindow("d", cfg), beats)
+    engine, chunked, i, k = RollingWindow("d", cfg), [], 0, 0
+    while i < len(beats):
+        n = chunks[k % len(chunks)]
+        burst = beats[i : i + n]
+        i, k = i + n, k + 1
+        for beat in burst:
+            chunked.extend(engine.push(beat))
+    assert chunked == one_by_one
+
+
+def test_artifacts_are_corrected_and_lower_quality():
+    rng = np.random.default_rng(4)
+    rr = list(900 + rng.normal(0, 15, 400))
+    clean = run(RollingWindow("d", WindowConfig(windows_s=(60,), spectral=False, **PLAIN)), beats_from(rr))
+    dirty_rr = list(rr)
+    for i in (100, 200, 300):
+        dirty_rr[i], dirty_rr[i + 1] = dirty_rr[i] * 0.7, dirty_rr[i + 1] + dirty_rr[i] * 0.3  # ectopic + pause
+    engine = RollingWindow("d", WindowConfig(windows_s=(60,), spectral=False))
+    fixed = run(engine, beats_from(dirty_rr)) + engine.flush()
+    raw = run(RollingWindow("d", WindowConfig(windows_s=(60,), spectral=False, **PLAIN)), beats_from(dirty_rr))
+    assert engine.corrected_beats >= 3
+    assert min(r.quality for r in fixed) < 1.0
+    # Correction brings RMSSD back towards the clean series; uncorrected it is inflated.
+    clean_rmssd = np.median([r.rmssd_ms for r in clean])
+    fixed_error = abs(np.median([r.rmssd_ms for r in fixed]) - clean_rmssd)
+    assert fixed_error < abs(np.max([r.rmssd_ms for r in raw]) - clean_rmssd)
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.lists(st.floats(300, 2000), min_size=1, max_size=600), st.sampled_from(["none", "lipponen2019", "malik"]))
+def test_no_nan_or_inf_on_valid_input(rr, correction):
+    engine = RollingWindow("d", WindowConfig(windows_s=(60, 300), correction=correction))
+    records = run(engine, beats_from(rr)) + engine.flush()
+    for r in records:
+        for name in r.__slots__:
+            value = getattr(r, name)
+            if isinstance(value, float):
+                assert np.isfinite(value), (name, value)
+        assert 0.0 <= r.quality <= 1.0 and r.n_beats >= 1
+        assert all(getattr(r, k) is None for k in r.null_reasons)

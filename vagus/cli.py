@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 from vagus import __version__
-from vagus.errors import ConfigError, StoreError
+from vagus.errors import ConfigError, DataError, StoreError
 
 __all__ = ["main"]
 
@@ -68,6 +68,31 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--quiet", action="store_true", help="do not print live lines")
     run.set_defaults(func=_cmd_run)
+
+    analyze = commands.add_parser(
+        "analyze",
+        help="HRV of a recorded RR file (one RR in ms per line, CSV with a header, Polar .hrm)",
+        description="Compute HRV indices of a recorded RR file, whole or in sliding windows. " + DISCLAIMER,
+    )
+    analyze.add_argument("file", type=Path, metavar="FILE")
+    analyze.add_argument("--format", choices=("lines", "csv", "hrm"), help="file format (default: detected)")
+    analyze.add_argument("--strict", action="store_true", help="reject values <= 0 instead of dropping them")
+    analyze.add_argument("--window", type=_positive_float, metavar="SECONDS", help="sliding window length")
+    analyze.add_argument("--step", type=_positive_float, metavar="SECONDS", help="sliding window step")
+    analyze.add_argument("--json", action="store_true", help="print JSON")
+    analyze.add_argument(
+        "--correction",
+        choices=("none", "lipponen2019", "malik"),
+        default="none",
+        help="artifact correction before analysis (default: none)",
+    )
+    analyze.add_argument(
+        "--preset",
+        choices=("vagus", "neurokit2", "pyhrv", "hrv"),
+        default="vagus",
+        help="conventions of a library, to compare with its published numbers (default: vagus)",
+    )
+    analyze.set_defaults(func=_cmd_analyze)
     return parser
 
 
@@ -93,6 +118,23 @@ def _cmd_run(args: argparse.Namespace) -> int:
     return asyncio.run(run_agent(options, out=sys.stdout, stop_signals=(signal.SIGINT, signal.SIGTERM)))
 
 
+def _cmd_analyze(args: argparse.Namespace) -> int:
+    from vagus.analyze import AnalyzeOptions, run_analyze
+
+    return run_analyze(
+        AnalyzeOptions(
+            path=args.file,
+            fmt=args.format,
+            strict=args.strict,
+            window_s=args.window,
+            step_s=args.step,
+            as_json=args.json,
+            correction=args.correction,
+            preset=args.preset,
+        )
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -101,7 +143,7 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"vagus: error: {exc}", file=sys.stderr)
         return 2
-    except StoreError as exc:
+    except (StoreError, DataError) as exc:
         print(f"vagus: error: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

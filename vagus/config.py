@@ -14,7 +14,7 @@ import re
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal, get_args, get_type_hints
 
 import msgspec
 
@@ -41,15 +41,19 @@ class StoreSection(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
 
 
 class SignalSection(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
-    """Rolling windows, in seconds of beat time."""
+    """Rolling windows, in seconds of beat time, and the signal-core methods."""
 
-    window_s: PositiveSeconds = 60.0
+    windows_s: Annotated[list[PositiveSeconds], msgspec.Meta(min_length=1, max_length=4)] = msgspec.field(
+        default_factory=lambda: [60.0, 300.0]
+    )
     step_s: PositiveSeconds = 5.0
     warmup_s: PositiveSeconds = 10.0
+    correction: Literal["lipponen2019", "malik", "none"] = "lipponen2019"
+    spectral: bool = True
 
     def __post_init__(self) -> None:
-        if self.step_s > self.window_s or self.warmup_s > self.window_s:
-            raise ValueError("step_s and warmup_s must not exceed window_s")
+        if self.step_s > min(self.windows_s) or self.warmup_s > min(self.windows_s):
+            raise ValueError("step_s and warmup_s must not exceed the shortest window")
 
 
 class SimSection(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
@@ -132,7 +136,8 @@ def load_config(path: Path | None = None, env: Mapping[str, str] | None = None) 
         config = msgspec.convert(data, Config)
     except msgspec.ValidationError as exc:
         key, problem = _explain(exc)
-        env_name = origin.get(key) or next((v for k, v in origin.items() if k.startswith(f"{key}.")), None)
+        base_key = key.split("[", 1)[0]
+        env_name = origin.get(base_key) or next((v for k, v in origin.items() if k.startswith(f"{base_key}.")), None)
         where = f"from {env_name}" if env_name else f"in {path}" if path.exists() else "built-in default"
         raise ConfigError(f"invalid configuration: {key or '(top level)'} ({where}): {problem}") from exc
     store_path = Path(config.store.path).expanduser() if config.store.path else default_store_path(env)
@@ -148,5 +153,16 @@ def _explain(exc: msgspec.ValidationError) -> tuple[str, str]:
         return key, "unknown key; valid sections and keys are listed in docs/configuration.md"
     match = re.search(r" - at `\$\.([^`]+)`$", message)
     if match:
-        return match.group(1), message[: match.start()].replace("Expected", "expected")
+        key, problem = match.group(1), message[: match.start()].replace("Expected", "expected")
+        if problem.startswith("Invalid enum value"):
+            problem = f"expected one of {', '.join(map(repr, _choices(key)))}, got {problem.split(' ', 3)[3]}"
+        return key, problem
     return "", message
+
+
+def _choices(dotted_key: str) -> tuple[object, ...]:
+    """The allowed values of a Literal-typed key, e.g. signal.correction."""
+    hint: Any = Config
+    for part in dotted_key.split("."):
+        hint = get_type_hints(hint)[part]
+    return get_args(hint)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-__all__ = ["ConfigError", "PayloadError", "PayloadProblem", "StoreError", "VagusError"]
+__all__ = ["ConfigError", "DataError", "PayloadError", "PayloadProblem", "StoreError", "VagusError"]
 
 
 class VagusError(Exception):
@@ -13,6 +13,10 @@ class VagusError(Exception):
 
 class ConfigError(VagusError):
     """A bad configuration value or a bad command-line argument."""
+
+
+class DataError(VagusError):
+    """A recorded file that cannot be read; the message names the file and line."""
 
 
 class StoreError(VagusError):

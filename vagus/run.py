@@ -49,7 +49,7 @@ async def run_agent(options: RunOptions, *, out: TextIO, stop_signals: Sequence[
         clock_drift_ppm=sim.clock_drift_ppm,
     )
     sig = config.signal
-    view = LiveView(out, nominal_window_s=sig.window_s)
+    view = LiveView(out)
     speed = "as fast as possible" if math.isinf(options.speed) else f"{options.speed:g}x"
     out.write(f"vagus: simulated strap (seed {sim.seed}, speed {speed}); store {db_path}\n")
     out.write("Wellness self-monitoring, not a medical device. Ctrl-C to stop.\n")
@@ -60,7 +60,13 @@ async def run_agent(options: RunOptions, *, out: TextIO, stop_signals: Sequence[
             store=store,
             clock=clock,
             config=AgentConfig(
-                window=WindowConfig(window_s=sig.window_s, step_s=sig.step_s, warmup_s=sig.warmup_s),
+                window=WindowConfig(
+                    windows_s=tuple(sig.windows_s),
+                    step_s=sig.step_s,
+                    warmup_s=sig.warmup_s,
+                    correction=sig.correction,
+                    spectral=sig.spectral,
+                ),
                 beats_retention_s=config.store.beats_retention_days * 86_400.0,
             ),
             on_indicators=None if options.quiet else view.show,

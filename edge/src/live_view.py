@@ -11,27 +11,31 @@ __all__ = ["LiveView", "format_record"]
 
 
 def _num(value: float | None, spec: str) -> str:
-    return "  –  " if value is None else format(value, spec)
+    return "–".rjust(len(format(0.0, spec))) if value is None else format(value, spec)
 
 
-def format_record(device_id: str, record: Indicators, *, nominal_window_s: float) -> str:
-    """``2026-11-26 14:02:05  sim-strap-1  HR  62.1 bpm  RMSSD  41.2 ms  SDNN  55.0 ms  q 1.00``."""
+def format_record(device_id: str, record: Indicators) -> str:
+    """``2026-11-26 14:02:05  sim-strap-1   60 s  HR  62.1 bpm  RMSSD  41.2 ms  SDNN  55.0 ms  q 1.00``.
+
+    Records of windows of 2 minutes and more also show LF/HF, which shorter windows cannot support.
+    """
     stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(record.t_end_utc_s))
     line = (
-        f"{stamp}  {device_id}  HR {_num(record.hr_bpm, '5.1f')} bpm  "
+        f"{stamp}  {device_id}  {record.window_nominal_s:4.0f} s  HR {_num(record.hr_bpm, '5.1f')} bpm  "
         f"RMSSD {_num(record.rmssd_ms, '5.1f')} ms  SDNN {_num(record.sdnn_ms, '5.1f')} ms  "
         f"q {record.quality:.2f}"
     )
-    if record.window_s < nominal_window_s - 1e-6:
-        line += f"  (warming up {record.window_s:.0f}/{nominal_window_s:.0f} s)"
+    if record.window_nominal_s >= 120:
+        line += f"  LF/HF {_num(record.lf_hf, '4.2f')}"
+    if record.window_s < record.window_nominal_s - 1e-6:
+        line += f"  (warming up {record.window_s:.0f}/{record.window_nominal_s:.0f} s)"
     return line
 
 
 class LiveView:
-    def __init__(self, stream: TextIO, *, nominal_window_s: float) -> None:
+    def __init__(self, stream: TextIO) -> None:
         self._stream = stream
-        self._window_s = nominal_window_s
 
     def show(self, device_id: str, record: Indicators) -> None:
-        self._stream.write(format_record(device_id, record, nominal_window_s=self._window_s) + "\n")
+        self._stream.write(format_record(device_id, record) + "\n")
         self._stream.flush()

@@ -157,11 +157,14 @@ class Store:
             raise ValueError(f"unknown table {table!r}")
         return int(self._db.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
 
-    def indicator_times(self, device_id: str | None = None) -> list[float]:
+    def indicator_times(self, device_id: str | None = None, window_nominal_s: float | None = None) -> list[float]:
         """End times of the stored indicator windows, ascending."""
-        sql = "SELECT t_end_utc_s FROM indicators"
-        args: tuple[str, ...] = ()
+        where, args = [], []
         if device_id is not None:
-            sql += " WHERE device_id = ?"
-            args = (device_id,)
+            where.append("device_id = ?")
+            args.append(device_id)
+        if window_nominal_s is not None:
+            where.append("window_nominal_s = ?")
+            args.append(window_nominal_s)
+        sql = "SELECT t_end_utc_s FROM indicators" + (f" WHERE {' AND '.join(where)}" if where else "")
         return [row[0] for row in self._db.execute(sql + " ORDER BY t_end_utc_s", args)]

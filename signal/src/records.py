@@ -52,6 +52,7 @@ class NullReason(StrEnum):
 
     TOO_FEW_BEATS = "too_few_beats"  # the window holds too few beats for this index
     WINDOW_TOO_SHORT = "window_too_short"  # the window spans too little time for this index
+    NO_VARIABILITY = "no_variability"  # undefined because every RR in the window is the same
     NOT_COMPUTED = "not_computed"  # this version of the signal core does not compute it yet
 
 
@@ -59,10 +60,11 @@ class NullReason(StrEnum):
 class Indicators:
     """Indicators over one window of beats ``[t_start_utc_s, t_end_utc_s]``.
 
-    ``window_s`` is the span actually covered, which is shorter than the nominal window while
-    a segment warms up. ``quality`` is the fraction of beats in the window that were neither
-    corrected nor flagged as lacking skin contact (0–1). Every null field has its reason in
-    ``null_reasons``.
+    ``window_nominal_s`` is the configured window length (60 s, 300 s, …); ``window_s`` the span
+    actually covered, shorter than nominal while a segment warms up. ``quality`` is the fraction
+    of beats in the window that were neither corrected as artifacts nor reported without skin
+    contact (0–1). Every null field has its reason in ``null_reasons``. The indices' formulas
+    and sources are in the modules that compute them and in docs/indicators.md.
     """
 
     device_id: str
@@ -71,17 +73,26 @@ class Indicators:
     window_s: float
     n_beats: int
     quality: float
+    window_nominal_s: float = 0.0
     hr_bpm: float | None = None
     mean_nn_ms: float | None = None
     rmssd_ms: float | None = None
     sdnn_ms: float | None = None
+    sdsd_ms: float | None = None
     pnn50_pct: float | None = None
+    pnn20_pct: float | None = None
+    vlf_ms2: float | None = None
     lf_ms2: float | None = None
     hf_ms2: float | None = None
     lf_hf: float | None = None
+    lfn_nu: float | None = None
+    hfn_nu: float | None = None
     sd1_ms: float | None = None
     sd2_ms: float | None = None
+    sd1_sd2: float | None = None
+    dfa_alpha1: float | None = None
     baevsky_si: float | None = None
+    baevsky_si_sqrt: float | None = None
     breathing_rate_brpm: float | None = None
     stress_score: float | None = None
     stress_level: str | None = None
@@ -94,3 +105,5 @@ class Indicators:
             raise ValueError("t_end_utc_s is before t_start_utc_s")
         if not 0.0 <= self.quality <= 1.0:
             raise ValueError(f"quality must be within [0, 1], got {self.quality}")
+        if not self.window_nominal_s:
+            object.__setattr__(self, "window_nominal_s", self.window_s)

@@ -1,59 +1,116 @@
-"""Rolling windows over one device's beat stream: beats in, Indicators records out.
+"""The streaming window engine: one device's beats in, Indicators records out.
 
-A record is emitted every ``step_s`` of beat time over the trailing ``window_s``. Windows never
-span a gap: a beat flagged ``gap_before``, a beat whose interval does not start where the
-previous one ended, or an implausible RR starts a new segment. Within a segment the first
-record comes once ``warmup_s`` is covered (marked by ``window_s`` shorter than nominal), so a
-person sees a first reading within seconds rather than after a full window.
+Every ``step_s`` of beat time it reports each trailing window (default 60 s and 300 s):
+
+* Beats first pass an RR plausibility gate, then the streaming artifact corrector (bounded
+  look-ahead, so records lag the newest beat by a few beats); corrected beats lower ``quality``.
+* Time-domain indices come from running sums updated per beat (``running.py``), not recomputed;
+  frequency-domain and nonlinear indices are computed on the window's beats at each step.
+* Windows never span a gap: a beat flagged ``gap_before``, a beat whose interval does not start
+  where the previous one ended, or an implausible RR ends the segment. In a new segment the
+  shortest window reports from ``warmup_s`` on (``window_s`` shorter than nominal); longer
+  windows report once they are full.
 """
 
 from __future__ import annotations
 
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Literal, Protocol
 
 import numpy as np
 
+from .frequency import FrequencyParams, frequency_domain
+from .nonlinear import nonlinear
 from .records import Beat, Indicators, NullReason
-from .time_domain import MIN_BEATS, time_domain
+from .running import RunningTimeDomain
+from .time_domain import MIN_BEATS
 
 __all__ = ["RollingWindow", "WindowConfig"]
 
-# Not yet computed by this version of the signal core.
-_NOT_COMPUTED = (
-    "lf_ms2",
-    "hf_ms2",
-    "lf_hf",
-    "baevsky_si",
-    "breathing_rate_brpm",
-    "stress_score",
-    "stress_level",
-    "gate_reason",
-    "activity_state",
+_NOT_COMPUTED = ("breathing_rate_brpm", "stress_score", "stress_level", "gate_reason", "activity_state")
+_TIME_DOMAIN = (
+    "hr_bpm",
+    "mean_nn_ms",
+    "rmssd_ms",
+    "sdnn_ms",
+    "sdsd_ms",
+    "pnn50_pct",
+    "pnn20_pct",
+    "sd1_ms",
+    "sd2_ms",
+    "sd1_sd2",
 )
-_TIME_DOMAIN = ("hr_bpm", "mean_nn_ms", "rmssd_ms", "sdnn_ms", "pnn50_pct", "sd1_ms", "sd2_ms")
+_FREQUENCY = ("vlf_ms2", "lf_ms2", "hf_ms2", "lf_hf", "lfn_nu", "hfn_nu")
+_NONLINEAR = ("dfa_alpha1", "baevsky_si", "baevsky_si_sqrt")
 
 
 @dataclass(frozen=True, slots=True)
 class WindowConfig:
-    """Window geometry in seconds of beat time, and the plausible RR range in ms.
+    """Window geometry in seconds of beat time, the plausible RR range in ms, and methods.
 
     The RR range 300–2400 ms (25–200 bpm) keeps physiological extremes and rejects values no
-    heart produces at rest or in sport, such as the 0 and 65535 placeholders some sensors send.
+    heart produces, such as the 0 and 65535 placeholders some sensors send.
     """
 
-    window_s: float = 60.0
+    windows_s: tuple[float, ...] = (60.0, 300.0)
     step_s: float = 5.0
     warmup_s: float = 10.0
     min_rr_ms: float = 300.0
     max_rr_ms: float = 2400.0
     max_misalignment_s: float = 0.5
+    correction: Literal["lipponen2019", "malik", "none"] = "lipponen2019"
+    spectral: bool = True  # frequency-domain and nonlinear indices
+    frequency: FrequencyParams = field(default_factory=FrequencyParams)
+    resync_every: int = 720  # steps between exact recomputations of the running sums
 
     def __post_init__(self) -> None:
-        if not (0 < self.step_s <= self.window_s and 0 < self.warmup_s <= self.window_s):
-            raise ValueError("need 0 < step_s <= window_s and 0 < warmup_s <= window_s")
+        if not self.windows_s or min(self.windows_s) <= 0:
+            raise ValueError("windows_s needs at least one window, each > 0 s")
+        object.__setattr__(self, "windows_s", tuple(sorted(set(self.windows_s))))
+        shortest = self.windows_s[0]
+        if not (0 < self.step_s <= shortest and 0 < self.warmup_s <= shortest):
+            raise ValueError("need 0 < step_s <= the shortest window and 0 < warmup_s <= the shortest window")
         if not 0 < self.min_rr_ms < self.max_rr_ms:
             raise ValueError("need 0 < min_rr_ms < max_rr_ms")
+
+
+class _Corrector(Protocol):
+    def push(self, rr_ms: float) -> list[tuple[float, bool]]: ...
+
+    def flush(self) -> list[tuple[float, bool]]: ...
+
+    def reset(self) -> None: ...
+
+
+class _PassThrough:
+    def push(self, rr_ms: float) -> list[tuple[float, bool]]:
+        return [(rr_ms, False)]
+
+    def flush(self) -> list[tuple[float, bool]]:
+        return []
+
+    def reset(self) -> None:
+        pass
+
+
+def _corrector(method: str) -> _Corrector:
+    if method == "none":
+        return _PassThrough()
+    from .artifacts import StreamingCorrector
+
+    return StreamingCorrector(method=method)  # type: ignore[arg-type]
+
+
+class _Window:
+    __slots__ = ("length_s", "lo", "n_bad", "stats", "steps")
+
+    def __init__(self, length_s: float) -> None:
+        self.length_s = length_s
+        self.lo = 0
+        self.stats = RunningTimeDomain(1000.0)
+        self.n_bad = 0
+        self.steps = 0
 
 
 class RollingWindow:
@@ -62,65 +119,159 @@ class RollingWindow:
     def __init__(self, device_id: str, config: WindowConfig | None = None) -> None:
         self.device_id = device_id
         self.config = config or WindowConfig()
-        self._beats: deque[Beat] = deque()
+        self._windows = [_Window(w) for w in self.config.windows_s]
+        self._corrector = _corrector(self.config.correction)
+        self._t = np.empty(1024)
+        self._rr = np.empty(1024)
+        self._bad = np.zeros(1024, dtype=bool)
+        self._n = 0  # beats in the buffer
+        self._contact: deque[bool | None] = deque()
         self._segment_start_s: float | None = None
         self._next_emit_s = 0.0
-        self._last_t_s = 0.0
+        self._last_raw_t_s = 0.0
+        self._last_clean_t_s = 0.0
         self.rejected_beats = 0  # implausible RR values set aside
+        self.corrected_beats = 0
 
     def push(self, beat: Beat) -> list[Indicators]:
         """Add the next beat (in time order); return the records it completes."""
         cfg = self.config
+        out: list[Indicators] = []
         if not cfg.min_rr_ms <= beat.rr_ms <= cfg.max_rr_ms:
             self.rejected_beats += 1
-            self._end_segment()
-            return []
+            self._end_segment(out)
+            return out
         interval_start_s = beat.t_utc_s - beat.rr_ms / 1000.0
         if self._segment_start_s is not None and (
-            beat.gap_before or abs(interval_start_s - self._last_t_s) > cfg.max_misalignment_s
+            beat.gap_before or abs(interval_start_s - self._last_raw_t_s) > cfg.max_misalignment_s
         ):
-            self._end_segment()
-        out: list[Indicators] = []
+            self._end_segment(out)
         if self._segment_start_s is None:
-            self._segment_start_s = interval_start_s
-            self._next_emit_s = interval_start_s + cfg.warmup_s
-        else:
-            while self._next_emit_s < beat.t_utc_s:
-                record = self._record(self._next_emit_s)
-                if record is not None:
-                    out.append(record)
-                self._next_emit_s += cfg.step_s
-        self._beats.append(beat)
-        self._last_t_s = beat.t_utc_s
+            self._start_segment(interval_start_s, beat.rr_ms)
+        self._last_raw_t_s = beat.t_utc_s
+        self._contact.append(beat.contact)
+        for rr_ms, corrected in self._corrector.push(beat.rr_ms):
+            self._accept(rr_ms, corrected, out)
         return out
 
-    def _end_segment(self) -> None:
-        self._beats.clear()
+    def flush(self) -> list[Indicators]:
+        """Release the beats held for look-ahead (end of a recording); return the records."""
+        out: list[Indicators] = []
+        self._end_segment(out)
+        return out
+
+    # -- segments -------------------------------------------------------------------------
+
+    def _start_segment(self, start_s: float, first_rr_ms: float) -> None:
+        self._segment_start_s = start_s
+        self._last_clean_t_s = start_s
+        self._next_emit_s = start_s + self.config.warmup_s
+        self._n = 0
+        self._contact.clear()
+        self._corrector.reset()
+        for w in self._windows:
+            w.lo = 0
+            w.stats = RunningTimeDomain(first_rr_ms)
+            w.n_bad = 0
+
+    def _end_segment(self, out: list[Indicators]) -> None:
+        if self._segment_start_s is not None:
+            for rr_ms, corrected in self._corrector.flush():
+                self._accept(rr_ms, corrected, out)
         self._segment_start_s = None
 
-    def _record(self, end_s: float) -> Indicators | None:
+    # -- beats ----------------------------------------------------------------------------
+
+    def _accept(self, rr_ms: float, corrected: bool, out: list[Indicators]) -> None:
+        t_s = self._last_clean_t_s + rr_ms / 1000.0
+        while self._next_emit_s < t_s:
+            out.extend(self._emit(self._next_emit_s))
+            self._next_emit_s += self.config.step_s
+        contact = self._contact.popleft() if self._contact else None
+        bad = corrected or contact is False
+        self.corrected_beats += corrected
+        i = self._append(t_s, rr_ms, bad)
+        for w in self._windows:
+            w.stats.add_beat(rr_ms)
+            w.n_bad += bad
+            if i - 1 >= w.lo:
+                w.stats.add_pair(float(self._rr[i - 1]), rr_ms)
+        self._last_clean_t_s = t_s
+
+    def _append(self, t_s: float, rr_ms: float, bad: bool) -> int:
+        if self._n == self._t.size:
+            self._compact()
+        i = self._n
+        self._t[i], self._rr[i], self._bad[i] = t_s, rr_ms, bad
+        self._n += 1
+        return i
+
+    def _compact(self) -> None:
+        head = min(w.lo for w in self._windows)
+        keep = self._n - head
+        if keep > self._t.size // 2:  # mostly live data: grow instead
+            self._t = np.concatenate([self._t, np.empty_like(self._t)])
+            self._rr = np.concatenate([self._rr, np.empty_like(self._rr)])
+            self._bad = np.concatenate([self._bad, np.zeros_like(self._bad)])
+        self._t[:keep] = self._t[head : self._n]
+        self._rr[:keep] = self._rr[head : self._n]
+        self._bad[:keep] = self._bad[head : self._n]
+        self._n = keep
+        for w in self._windows:
+            w.lo -= head
+
+    # -- records --------------------------------------------------------------------------
+
+    def _emit(self, end_s: float) -> list[Indicators]:
         assert self._segment_start_s is not None
-        start_s = max(self._segment_start_s, end_s - self.config.window_s)
-        while self._beats and self._beats[0].t_utc_s - self._beats[0].rr_ms / 1000.0 < start_s - 1e-9:
-            self._beats.popleft()
-        beats = [b for b in self._beats if b.t_utc_s <= end_s]
-        if not beats:
-            return None
-        good = sum(1 for b in beats if not b.corrected and b.contact is not False)
-        reasons = dict.fromkeys(_NOT_COMPUTED, NullReason.NOT_COMPUTED)
-        values: dict[str, float] = {}
-        if len(beats) >= MIN_BEATS:
-            td = time_domain(np.fromiter((b.rr_ms for b in beats), dtype=np.float64, count=len(beats)))
-            values = {name: getattr(td, name) for name in _TIME_DOMAIN}
+        covered_s = end_s - self._segment_start_s
+        records = []
+        for k, w in enumerate(self._windows):
+            start_s = end_s - w.length_s
+            while w.lo < self._n and self._t[w.lo] - self._rr[w.lo] / 1000.0 < start_s - 1e-9:
+                w.stats.add_beat(float(self._rr[w.lo]), -1)
+                w.n_bad -= bool(self._bad[w.lo])
+                if w.lo + 1 < self._n:
+                    w.stats.add_pair(float(self._rr[w.lo]), float(self._rr[w.lo + 1]), -1)
+                w.lo += 1
+            full = covered_s >= w.length_s - 1e-9
+            if not full and k > 0:
+                continue  # longer windows report only when full
+            w.steps += 1
+            if w.steps % self.config.resync_every == 0:
+                w.stats.resync(self._rr[w.lo : self._n])
+            if w.stats.n:
+                records.append(self._record(w, max(start_s, self._segment_start_s), end_s))
+        return records
+
+    def _record(self, w: _Window, start_s: float, end_s: float) -> Indicators:
+        n = w.stats.n
+        reasons: dict[str, NullReason] = dict.fromkeys(_NOT_COMPUTED, NullReason.NOT_COMPUTED)
+        values: dict[str, float | None] = {}
+        if n >= MIN_BEATS:
+            td = w.stats.result()
+            values.update({name: getattr(td, name) for name in _TIME_DOMAIN})
         else:
             reasons.update(dict.fromkeys(_TIME_DOMAIN, NullReason.TOO_FEW_BEATS))
+        if not self.config.spectral:
+            reasons.update(dict.fromkeys(_FREQUENCY + _NONLINEAR, NullReason.NOT_COMPUTED))
+        elif n >= MIN_BEATS:
+            rr = self._rr[w.lo : self._n]
+            fd = frequency_domain(rr, params=self.config.frequency)
+            nl = nonlinear(rr)
+            values.update({name: getattr(fd, name) for name in _FREQUENCY})
+            values.update({name: getattr(nl, name) for name in _NONLINEAR})
+            reasons.update({k: v for k, v in {**fd.null_reasons, **nl.null_reasons}.items() if k in values})
+        else:
+            reasons.update(dict.fromkeys(_FREQUENCY + _NONLINEAR, NullReason.TOO_FEW_BEATS))
         return Indicators(
             device_id=self.device_id,
-            t_start_utc_s=start_s,
-            t_end_utc_s=end_s,
-            window_s=end_s - start_s,
-            n_beats=len(beats),
-            quality=good / len(beats),
+            t_start_utc_s=float(start_s),
+            t_end_utc_s=float(end_s),
+            window_s=float(end_s - start_s),
+            window_nominal_s=w.length_s,
+            n_beats=n,
+            quality=(n - w.n_bad) / n,
             null_reasons=reasons,
             **values,
         )

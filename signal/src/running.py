@@ -1,0 +1,93 @@
+"""Time-domain HRV over a sliding window, updated per beat instead of recomputed.
+
+Adding or removing a beat updates a handful of sums, so a window of N beats costs O(1) per beat
+rather than O(N) per step. The sums are of values centred on a reference RR (the first of the
+segment), which keeps them small and the subtraction of removed beats exact to ~1e-12 relative;
+``resync`` recomputes them from the window's beats to stop rounding from accumulating over days.
+
+Conventions are neurokit2's, as in ``time_domain``: SDNN and SDSD with ddof=1, pNNx over N
+intervals, SD1 = SDSD/√2 and SD2 the ddof=1 standard deviation of (RRᵢ + RRᵢ₊₁)/√2.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .time_domain import TimeDomain
+
+__all__ = ["RunningTimeDomain"]
+
+
+class RunningTimeDomain:
+    """Sums over the beats ``rr[lo:hi]`` of a buffer and the successive pairs inside it."""
+
+    __slots__ = ("_ref", "d1", "d2", "n", "nn20", "nn50", "np_", "p1", "p2", "s1", "s2", "shr")
+
+    def __init__(self, ref_ms: float) -> None:
+        self._ref = ref_ms
+        self.clear()
+
+    def clear(self) -> None:
+        self.n = 0
+        self.s1 = self.s2 = self.shr = 0.0  # beats: Σx, Σx², Σ60000/RR with x = RR − ref
+        self.np_ = 0
+        self.d1 = self.d2 = self.p1 = self.p2 = 0.0  # pairs: Σd, Σd², Σp, Σp² with p = a + b − 2·ref
+        self.nn50 = self.nn20 = 0
+
+    def add_beat(self, rr_ms: float, sign: int = 1) -> None:
+        x = rr_ms - self._ref
+        self.n += sign
+        self.s1 += sign * x
+        self.s2 += sign * x * x
+        self.shr += sign * 60_000.0 / rr_ms
+
+    def add_pair(self, a_ms: float, b_ms: float, sign: int = 1) -> None:
+        d = b_ms - a_ms
+        p = a_ms + b_ms - 2 * self._ref
+        self.np_ += sign
+        self.d1 += sign * d
+        self.d2 += sign * d * d
+        self.p1 += sign * p
+        self.p2 += sign * p * p
+        self.nn50 += sign * (abs(d) > 50.0)
+        self.nn20 += sign * (abs(d) > 20.0)
+
+    def resync(self, rr_ms: np.ndarray) -> None:
+        """Recompute every sum from the window's beats (consecutive, oldest first)."""
+        self.clear()
+        if rr_ms.size == 0:
+            return
+        x = rr_ms - self._ref
+        self.n = int(rr_ms.size)
+        self.s1, self.s2, self.shr = float(x.sum()), float((x * x).sum()), float((60_000.0 / rr_ms).sum())
+        d = np.diff(rr_ms)
+        p = rr_ms[:-1] + rr_ms[1:] - 2 * self._ref
+        self.np_ = int(d.size)
+        self.d1, self.d2 = float(d.sum()), float((d * d).sum())
+        self.p1, self.p2 = float(p.sum()), float((p * p).sum())
+        self.nn50, self.nn20 = int(np.count_nonzero(np.abs(d) > 50.0)), int(np.count_nonzero(np.abs(d) > 20.0))
+
+    def result(self) -> TimeDomain:
+        """Indices of the current window; needs at least 3 beats."""
+        n, m = self.n, self.np_
+        if n < 3 or m != n - 1:
+            raise ValueError(f"need at least 3 consecutive beats, have {n} beats and {m} pairs")
+        var_rr = max(0.0, (self.s2 - self.s1 * self.s1 / n) / (n - 1))
+        var_d = max(0.0, (self.d2 - self.d1 * self.d1 / m) / (m - 1))
+        var_p = max(0.0, (self.p2 - self.p1 * self.p1 / m) / (m - 1))
+        sd1 = math.sqrt(var_d / 2)
+        sd2 = math.sqrt(var_p / 2)
+        return TimeDomain(
+            mean_nn_ms=self._ref + self.s1 / n,
+            hr_bpm=self.shr / n,
+            sdnn_ms=math.sqrt(var_rr),
+            rmssd_ms=math.sqrt(self.d2 / m),
+            sdsd_ms=math.sqrt(var_d),
+            pnn50_pct=self.nn50 / n * 100.0,
+            pnn20_pct=self.nn20 / n * 100.0,
+            sd1_ms=sd1,
+            sd2_ms=sd2,
+            sd1_sd2=sd1 / sd2 if sd2 > 0 else 0.0,
+        )

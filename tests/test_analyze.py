@@ -1,0 +1,148 @@
+"""`vagus analyze`: recorded RR files in, HRV out — readers, errors, whole-file and sliding runs."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from vagus.errors import DataError
+from vagus.rr_files import detect_format, read_rr_file
+from vagus.signal.time_domain import time_domain
+
+from .conftest import load_rr_ms, shared_data
+
+VAGUS = Path(sys.executable).parent / "vagus"
+
+
+def analyze(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([str(VAGUS), "analyze", *args], capture_output=True, text=True, timeout=120)
+
+
+def test_lines_with_crlf_blank_lines_and_a_trailing_zero(tmp_path):
+    path = tmp_path / "rr.txt"
+    path.write_bytes(b"800\r\n\r\n810\r\n  790 \r\n0\r\n")
+    rec = read_rr_file(path)
+    assert rec.rr_ms == [800.0, 810.0, 790.0] and rec.lines == [1, 3, 4] and rec.format == "lines"
+    assert len(rec.warnings) == 1 and f"{path}:5" in rec.warnings[0]
+    with pytest.raises(DataError, match=f"{path}:5"):
+        read_rr_file(path, strict=True)
+
+
+def test_unparsable_value_names_the_line(tmp_path):
+    path = tmp_path / "rr.txt"
+    path.write_text("800\n810\nabc\n")
+    with pytest.raises(DataError, match=r"rr.txt:3: cannot read 'abc'"):
+        read_rr_file(path)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("time,rr_ms\n0.8,800\n1.61,810\n", [800.0, 810.0]),
+        ("RRI;other\n800;1\n810;2\n", [800.0, 810.0]),
+        ("rr_s\n0.8\n0.81\n", [800.0, 810.0]),
+        ("RR\n800\n810\n", [800.0, 810.0]),
+    ],
+)
+def test_csv_with_a_header(tmp_path, text, expected):
+    path = tmp_path / "rr.csv"
+    path.write_text(text)
+    assert detect_format(path, text) == "csv"
+    assert read_rr_file(path).rr_ms == pytest.approx(expected)
+
+
+def test_csv_without_an_rr_column_is_explained(tmp_path):
+    path = tmp_path / "rr.csv"
+    path.write_text("time,value\n1,800\n")
+    with pytest.raises(DataError, match="no RR column"):
+        read_rr_file(path)
+
+
+def test_polar_hrm(tmp_path):
+    rec = read_rr_file(shared_data("hrv/noisy_rri.hrm"))
+    assert rec.format == "hrm" and len(rec.rr_ms) == 3581 and rec.rr_ms[:3] == [904.0, 913.0, 937.0]
+    hr_samples = tmp_path / "hr.hrm"
+    hr_samples.write_text("[Params]\nVersion=106\nInterval=5\n\n[HRData]\n72\n73\n")
+    with pytest.raises(DataError, match="heart-rate samples every 5 s"):
+        read_rr_file(hr_samples)
+
+
+def test_binary_and_missing_files(tmp_path):
+    binary = tmp_path / "x.txt"
+    binary.write_bytes(b"\xff\xfe\x00\x81" * 10)
+    with pytest.raises(DataError, match="not a text file"):
+        read_rr_file(binary)
+    with pytest.raises(DataError, match="no such file"):
+        read_rr_file(tmp_path / "absent.txt")
+
+
+def test_whole_file_json_reproduces_published_values():
+    path = shared_data("hrv/rest_rri.txt")
+    out = analyze(str(path), "--json", "--preset", "hrv")
+    assert out.returncode == 0, out.stderr
+    result = json.loads(out.stdout)
+    for key in ("mean_nn", "sdnn", "rmssd", "pnn50", "lf", "hf", "lf_hf", "sd1", "sd2"):
+        assert key in result
+    # rhenanbartels/hrv classical.py docstrings on rest_rri.txt.
+    assert result["rmssd"] == pytest.approx(55.1374, abs=1e-4)
+    assert result["sdnn"] == pytest.approx(57.8182, abs=1e-4)
+    assert result["pnn50"] == pytest.approx(35.2747, abs=1e-4)
+    assert result["lf"] == pytest.approx(770.447, rel=5e-3)
+    assert result["hf"] == pytest.approx(895.025, rel=5e-3)
+
+
+def test_real_rri_trailing_zero_is_dropped_with_a_warning():
+    path = shared_data("hrv/real_rri.txt")
+    out = analyze(str(path), "--json")
+    assert out.returncode == 0
+    assert "dropped RR interval 0" in out.stderr and ":772" in out.stderr
+    assert json.loads(out.stdout)["n_beats"] == 771
+    assert analyze(str(path), "--strict").returncode == 1
+
+
+def test_sliding_windows_match_batch_computation():
+    path = shared_data("hrv/rest_rri.txt")
+    out = analyze(str(path), "--json", "--window", "120", "--step", "60")
+    assert out.returncode == 0, out.stderr
+    rows = json.loads(out.stdout)
+    rr = np.asarray(load_rr_ms("hrv/rest_rri.txt"))
+    assert [r["start"] for r in rows] == [60.0 * k for k in range(len(rows))]
+    assert len(rows) == int((rr.sum() / 1000 - 120) // 60) + 1
+    end = np.cumsum(rr) / 1000
+    start = end - rr / 1000
+    for r in rows:
+        chunk = rr[(start >= r["start"] - 1e-9) & (end <= r["start"] + 120 + 1e-9)]
+        assert r["n_beats"] == chunk.size
+        assert r["rmssd"] == pytest.approx(time_domain(chunk).rmssd_ms, rel=1e-12)
+
+
+def test_text_output_and_disclaimer():
+    out = analyze(str(shared_data("hrv/rest_rri.txt")))
+    assert out.returncode == 0
+    assert "rmssd" in out.stdout and "not a medical device" in out.stdout
+
+
+def test_correction_reduces_artifacts_on_the_noisy_recording():
+    path = shared_data("hrv/noisy_rri.hrm")
+    raw = json.loads(analyze(str(path), "--json").stdout)
+    fixed = json.loads(analyze(str(path), "--json", "--correction", "lipponen2019").stdout)
+    assert fixed["corrected_fraction"] > 0.01
+    assert fixed["rmssd"] < raw["rmssd"]
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "needle"),
+    [
+        (("--window", "60"), 2, "--window and --step go together"),
+        (("--preset", "kubios"), 2, "invalid choice"),
+        (("--window", "-5", "--step", "5"), 2, "--window"),
+    ],
+)
+def test_bad_arguments(args, code, needle):
+    out = analyze(str(shared_data("hrv/rest_rri.txt")), *args)
+    assert out.returncode == code and needle in out.stderr and "Traceback" not in out.stderr

@@ -1,0 +1,225 @@
+"""``vagus analyze``: HRV of a recorded RR file, whole or in sliding windows.
+
+Wellness self-monitoring, not a medical device: the numbers are not a diagnosis.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal, TextIO
+
+import numpy as np
+
+from vagus.errors import ConfigError
+from vagus.rr_files import Format, read_rr_file
+from vagus.signal.frequency import FrequencyParams, frequency_domain
+from vagus.signal.nonlinear import nonlinear
+from vagus.signal.records import NullReason
+from vagus.signal.time_domain import MIN_BEATS, Conventions, time_domain
+
+__all__ = ["PRESETS", "UNITS", "AnalyzeOptions", "run_analyze", "summarise"]
+
+# Output key → (source attribute, unit). Keys follow the common short names (`hrv`, pyHRV).
+_TIME = {
+    "mean_nn": ("mean_nn_ms", "ms"),
+    "hr": ("hr_bpm", "bpm"),
+    "sdnn": ("sdnn_ms", "ms"),
+    "rmssd": ("rmssd_ms", "ms"),
+    "sdsd": ("sdsd_ms", "ms"),
+    "pnn50": ("pnn50_pct", "%"),
+    "pnn20": ("pnn20_pct", "%"),
+    "sd1": ("sd1_ms", "ms"),
+    "sd2": ("sd2_ms", "ms"),
+    "sd1_sd2": ("sd1_sd2", "1"),
+}
+_FREQ = {
+    "vlf": ("vlf_ms2", "ms²"),
+    "lf": ("lf_ms2", "ms²"),
+    "hf": ("hf_ms2", "ms²"),
+    "lf_hf": ("lf_hf", "1"),
+    "lfn": ("lfn_nu", "n.u."),
+    "hfn": ("hfn_nu", "n.u."),
+}
+_NONLIN = {
+    "dfa_alpha1": ("dfa_alpha1", "1"),
+    "baevsky_si": ("baevsky_si", "1"),
+    "baevsky_si_sqrt": ("baevsky_si_sqrt", "1"),
+}
+UNITS = {k: u for table in (_TIME, _FREQ, _NONLIN) for k, (_, u) in table.items()} | {
+    "n_beats": "1",
+    "duration_s": "s",
+    "corrected_fraction": "1",
+    "start": "s",
+}
+
+# Library conventions a person can select to compare with published numbers.
+PRESETS: dict[str, tuple[Conventions, FrequencyParams]] = {
+    "vagus": (Conventions(), FrequencyParams()),
+    "neurokit2": (Conventions.neurokit2(), FrequencyParams.neurokit2()),
+    "pyhrv": (Conventions.pyhrv(), FrequencyParams.pyhrv()),
+    "hrv": (Conventions(), FrequencyParams.hrv_library()),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class AnalyzeOptions:
+    path: Path
+    fmt: Format | None = None
+    strict: bool = False
+    window_s: float | None = None
+    step_s: float | None = None
+    as_json: bool = False
+    correction: Literal["none", "lipponen2019", "malik"] = "none"
+    preset: str = "vagus"
+
+
+def summarise(rr_ms: np.ndarray, *, conventions: Conventions, frequency: FrequencyParams) -> dict[str, Any]:
+    """Every index of one stretch of consecutive NN intervals, keyed as in ``UNITS``."""
+    out: dict[str, Any] = {"n_beats": int(rr_ms.size), "duration_s": float(rr_ms.sum() / 1000.0)}
+    reasons: dict[str, str] = {}
+    if rr_ms.size >= MIN_BEATS:
+        td = time_domain(rr_ms, conventions=conventions)
+        out.update({k: getattr(td, attr) for k, (attr, _) in _TIME.items()})
+        fd = frequency_domain(rr_ms, params=frequency)
+        nl = nonlinear(rr_ms)
+        for table, result in ((_FREQ, fd), (_NONLIN, nl)):
+            for key, (attr, _) in table.items():
+                out[key] = getattr(result, attr)
+                if attr in result.null_reasons:
+                    reasons[key] = str(result.null_reasons[attr])
+    else:
+        for table in (_TIME, _FREQ, _NONLIN):
+            out.update(dict.fromkeys(table))
+            reasons.update(dict.fromkeys(table, str(NullReason.TOO_FEW_BEATS)))
+    out["null_reasons"] = reasons
+    return out
+
+
+def _correct(rr_ms: np.ndarray, method: str) -> tuple[np.ndarray, float]:
+    if method == "none":
+        return rr_ms, 0.0
+    from vagus.signal.artifacts import correct_rr
+
+    result = correct_rr(rr_ms, method=method)  # type: ignore[arg-type]
+    return result.rr_ms, result.fraction_corrected
+
+
+def _windows(rr_ms: np.ndarray, window_s: float, step_s: float) -> list[tuple[float, np.ndarray]]:
+    """Full windows [k·step, k·step + window] of the file's own time line, with their beats."""
+    end_s = np.cumsum(rr_ms) / 1000.0
+    start_s = end_s - rr_ms / 1000.0
+    total_s = float(end_s[-1]) if end_s.size else 0.0
+    out = []
+    k = 0
+    while k * step_s + window_s <= total_s + 1e-9:
+        a, b = k * step_s, k * step_s + window_s
+        lo = int(np.searchsorted(start_s, a - 1e-9, side="left"))
+        hi = int(np.searchsorted(end_s, b + 1e-9, side="right"))
+        out.append((a, rr_ms[lo:hi]))
+        k += 1
+    return out
+
+
+class _Progress:
+    """A one-line progress bar on stderr, only when it is a terminal."""
+
+    def __init__(self, total: int, stream: TextIO) -> None:
+        self._total, self._stream = total, stream
+        self._on = total >= 50 and stream.isatty()
+        self._shown = -1
+
+    def update(self, done: int) -> None:
+        pct = done * 100 // self._total
+        if self._on and pct != self._shown:
+            bar = "#" * (pct // 4)
+            self._stream.write(f"\ranalysing [{bar:<25}] {pct:3d}% ({done}/{self._total} windows)")
+            self._stream.flush()
+            self._shown = pct
+
+    def close(self) -> None:
+        if self._on:
+            self._stream.write("\r" + " " * 70 + "\r")
+            self._stream.flush()
+
+
+def _fmt(value: Any) -> str:
+    if value is None:
+        return "–"
+    if isinstance(value, float):
+        return f"{value:.3f}" if abs(value) < 1e5 else f"{value:.4g}"
+    return str(value)
+
+
+def run_analyze(options: AnalyzeOptions, *, out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
+    if options.preset not in PRESETS:
+        raise ConfigError(f"--preset: expected one of {', '.join(PRESETS)}, got {options.preset!r}")
+    if (options.window_s is None) != (options.step_s is None):
+        raise ConfigError("--window and --step go together")
+    if options.window_s is not None and not (
+        options.step_s is not None and options.window_s > 0 and options.step_s > 0 and math.isfinite(options.window_s)
+    ):
+        raise ConfigError("--window and --step must be > 0 seconds")
+    recording = read_rr_file(options.path, fmt=options.fmt, strict=options.strict)
+    for warning in recording.warnings:
+        err.write(f"vagus: warning: {warning}\n")
+    rr, corrected = _correct(np.asarray(recording.rr_ms, dtype=np.float64), options.correction)
+    if options.window_s is None:
+        result = summarise(rr, conventions=PRESETS[options.preset][0], frequency=PRESETS[options.preset][1])
+        result["corrected_fraction"] = corrected
+        if options.as_json:
+            json.dump(result, out, indent=2)
+            out.write("\n")
+        else:
+            _print_summary(
+                result,
+                f"{recording.format}; preset {options.preset}; correction {options.correction}",
+                options.path,
+                out,
+            )
+        return 0
+    assert options.step_s is not None
+    rows = _sliding(rr, options, err)
+    if options.as_json:
+        json.dump(rows, out, indent=1)
+        out.write("\n")
+    else:
+        _print_rows(rows, out)
+    if not rows:
+        err.write(f"vagus: warning: the recording is shorter than one {options.window_s:g}-s window\n")
+    return 0
+
+
+def _sliding(rr: np.ndarray, options: AnalyzeOptions, err: TextIO) -> list[dict[str, Any]]:
+    assert options.window_s is not None and options.step_s is not None
+    conventions, frequency = PRESETS[options.preset]
+    windows = _windows(rr, options.window_s, options.step_s)
+    progress = _Progress(len(windows), err)
+    rows = []
+    for i, (start, chunk) in enumerate(windows, start=1):
+        rows.append({"start": start} | summarise(chunk, conventions=conventions, frequency=frequency))
+        progress.update(i)
+    progress.close()
+    return rows
+
+
+def _print_summary(result: dict[str, Any], how: str, path: Path, out: TextIO) -> None:
+    out.write(f"{path}: {result['n_beats']} beats, {result['duration_s'] / 60:.1f} min ({how})\n")
+    for key, unit in UNITS.items():
+        if key in result and key not in ("n_beats", "duration_s"):
+            reason = result["null_reasons"].get(key)
+            note = f"  ({reason})" if reason else ""
+            out.write(f"  {key:<18} {_fmt(result[key]):>12} {unit if result[key] is not None else ''}{note}\n")
+    out.write("Wellness self-monitoring, not a medical device; these numbers are not a diagnosis.\n")
+
+
+def _print_rows(rows: list[dict[str, Any]], out: TextIO) -> None:
+    out.write(f"{'start_s':>9} {'beats':>6} {'hr':>7} {'rmssd':>8} {'sdnn':>8} {'lf':>9} {'hf':>9} {'lf_hf':>7}\n")
+    for r in rows:
+        out.write(
+            f"{r['start']:>9.1f} {r['n_beats']:>6} {_fmt(r['hr']):>7} {_fmt(r['rmssd']):>8} {_fmt(r['sdnn']):>8} "
+            f"{_fmt(r['lf']):>9} {_fmt(r['hf']):>9} {_fmt(r['lf_hf']):>7}\n"
+        )
