@@ -30,7 +30,9 @@ def run_vagus(rr: np.ndarray) -> np.ndarray:
     from vagus.signal import Beat, BeatSource, RollingWindow, WindowConfig
 
     engine = RollingWindow(
-        "bench", WindowConfig(windows_s=(WINDOW_S,), step_s=STEP_S, warmup_s=STEP_S, correction="none")
+        "bench",
+        # Time + frequency domain, as the neurokit2 side; no correction, so both see the same beats.
+        WindowConfig(windows_s=(WINDOW_S,), step_s=STEP_S, warmup_s=STEP_S, correction="none", nonlinear=False),
     )
     rows = []
     t = 0.0

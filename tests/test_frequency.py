@@ -204,6 +204,55 @@ def test_welch_matches_scipy(detrend, window, segment_s, overlap, nfft):
             assert getattr(fd, name) == pytest.approx(np.trapezoid(psd[inside], freq[inside]), rel=1e-9), name
 
 
+# -- the pieces the batch and streaming paths share ----------------------------------------------
+
+
+@pytest.mark.parametrize("window", ["hann", "hamming", "blackman"])
+@pytest.mark.parametrize("n", [1, 2, 3, 64, 597, 600])
+def test_taper_is_scipys_periodic_window(window, n):
+    from scipy.signal import get_window
+
+    from vagus.signal.frequency import taper
+
+    values, energy = taper(window, n)
+    assert values == pytest.approx(get_window(window, n), abs=1e-12)
+    assert energy == pytest.approx(float(np.sum(get_window(window, n) ** 2)), abs=1e-12)
+
+
+@settings(deadline=None, max_examples=30)
+@given(st.integers(0, 2**32 - 1), st.integers(3, 60))
+def test_quadratic_pieces_are_scipys_interpolating_spline(seed, n):
+    from scipy.interpolate import make_interp_spline
+
+    from vagus.signal.frequency import evaluate_pieces, quadratic_pieces
+
+    rng = np.random.default_rng(seed)
+    t_s = np.cumsum(rng.uniform(0.3, 2.4, n))  # beat times: RR from 300 to 2400 ms
+    y = rng.uniform(300.0, 2400.0, n)
+    at_s = np.concatenate([t_s, np.sort(rng.uniform(t_s[0], t_s[-1], 200)), [t_s[-1] + 0.1]])
+    pieces = quadratic_pieces(t_s, y)
+    ours = evaluate_pieces(pieces, np.sort(at_s), np.arange(pieces[0].size, dtype=float))
+    expected = make_interp_spline(t_s, y, k=2)(np.minimum(np.sort(at_s), t_s[-1]))
+    # Past the last beat scipy's spline is clipped here; the pieces extrapolate the last parabola.
+    inside = np.sort(at_s) <= t_s[-1]
+    assert ours[inside] == pytest.approx(expected[inside], rel=1e-10, abs=1e-9)
+
+
+def test_the_default_recipe_needs_neither_scipy_signal_nor_scipy_interpolate():
+    # scipy.signal alone costs ~0.7 s and tens of MB at start-up; the Hann taper is numpy's.
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, numpy as np\n"
+        "from vagus.signal.frequency import frequency_domain\n"
+        "frequency_domain(800 + 40 * np.sin(np.arange(400) / 3))\n"
+        "print('scipy.signal' in sys.modules, 'scipy.interpolate' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["False", "False"]
+
+
 # -- short windows, degenerate and invalid input -------------------------------------------------
 
 

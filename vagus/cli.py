@@ -93,6 +93,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="conventions of a library, to compare with its published numbers (default: vagus)",
     )
     analyze.set_defaults(func=_cmd_analyze)
+
+    bridge = commands.add_parser(
+        "bridge",
+        help="run the MQTT → InfluxDB bridge (server side)",
+        description="Write the agents' summaries from MQTT into InfluxDB and confirm them; see docs/sync.md.",
+    )
+    bridge.add_argument("--config", type=Path, metavar="PATH", help="the bridge's config file (TOML)")
+    bridge.add_argument("--log-level", default="INFO", choices=("DEBUG", "INFO", "WARNING", "ERROR"))
+    bridge.set_defaults(func=_cmd_bridge)
     return parser
 
 
@@ -133,6 +142,12 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
             preset=args.preset,
         )
     )
+
+
+def _cmd_bridge(args: argparse.Namespace) -> int:
+    from vagus.sync.bridge import main as bridge_main  # paho and influxdb-client load only here
+
+    return bridge_main([*(["--config", str(args.config)] if args.config else []), "--log-level", args.log_level])
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -19,6 +19,7 @@ from typing import Annotated, Any, Literal, get_args, get_type_hints
 import msgspec
 
 from vagus.errors import ConfigError
+from vagus.sync.settings import AgentSyncSection  # msgspec only; paho loads with the publisher
 
 __all__ = [
     "Config",
@@ -50,6 +51,7 @@ class SignalSection(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     warmup_s: PositiveSeconds = 10.0
     correction: Literal["lipponen2019", "malik", "none"] = "lipponen2019"
     spectral: bool = True
+    nonlinear: bool = True
 
     def __post_init__(self) -> None:
         if self.step_s > min(self.windows_s) or self.warmup_s > min(self.windows_s):
@@ -69,6 +71,7 @@ class Config(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     store: StoreSection = msgspec.field(default_factory=StoreSection)
     signal: SignalSection = msgspec.field(default_factory=SignalSection)
     sim: SimSection = msgspec.field(default_factory=SimSection)
+    sync: AgentSyncSection = msgspec.field(default_factory=AgentSyncSection)
 
 
 def default_config_path(env: Mapping[str, str] | None = None) -> Path:

@@ -9,6 +9,12 @@ libraries' recipes. Absolute LF and HF differ between recipes by 10–25 % on th
 (Welch segment length, window, zero padding and band integration all matter), so compare values
 only within one recipe.
 
+:func:`frequency_domain` is the exact recipe (``vagus analyze``); the streaming engine uses
+:class:`~vagus.signal.spectrum_stream.StreamingSpectrum`, which shares this module's Welch plan,
+bin weights, tapers and spline pieces. The default recipe needs no ``scipy.signal`` or
+``scipy.interpolate``: Hann and Hamming tapers are computed here, and the quadratic spline's
+tridiagonal system is solved with LAPACK's ``dgtsv`` (``scipy.linalg``, imported on first use).
+
 References
 ----------
 Task Force of the European Society of Cardiology and the North American Society of Pacing and
@@ -268,16 +274,16 @@ def frequency_domain(rr_ms: npt.ArrayLike, *, params: FrequencyParams = Frequenc
     """
     rr = _validated(rr_ms)
     if rr.size < _SPLINE_DEGREE[params.interpolation] + 1:
-        return _too_few_beats()
-    wanted = _wanted_bands(float(np.sum(rr)) / 1000.0, params)
+        return too_few_beats()
+    wanted = wanted_bands(float(np.sum(rr)) / 1000.0, params)
     if not wanted:
-        return _assemble((None, None, None))
+        return assemble((None, None, None))
     if np.ptp(rr) == 0.0:
         # Equal RR have no variability: exactly zero power, not the interpolant's rounding noise.
-        return _assemble(tuple(0.0 if want else None for want in wanted))
+        return assemble(tuple(0.0 if want else None for want in wanted))
     x = _resample(rr, params)
-    plan = welch_plan(x.size, float(np.sum(rr[1:])) / 1000.0, params)
-    return _assemble(_welch_band_powers(x, plan, params, params.resample_hz, wanted))
+    plan = welch_plan(x.size, float(np.sum(rr[1:])) / 1000.0 < params.whole_window_below_s, params)
+    return assemble(_welch_band_powers(x, plan, params, params.resample_hz, wanted))
 
 
 # -- shared with the streaming path (spectrum_stream.py) -------------------------------------
@@ -297,15 +303,16 @@ class WelchPlan(NamedTuple):
 
 
 @lru_cache(maxsize=512)
-def welch_plan(n: int, span_s: float, params: FrequencyParams) -> WelchPlan:
+def welch_plan(n: int, whole_series: bool, params: FrequencyParams) -> WelchPlan:
     """Welch segment length, overlap, count, FFT length and lowest kept frequency.
 
     Parameters
     ----------
     n : int
         Samples in the resampled series (>= 1).
-    span_s : float
-        Time from the first to the last beat in s (only compared with ``whole_window_below_s``).
+    whole_series : bool
+        Whether the series spans (first to last beat) less than ``whole_window_below_s``, so
+        that it is analysed as one segment.
     params : FrequencyParams
         The recipe.
 
@@ -324,7 +331,7 @@ def welch_plan(n: int, span_s: float, params: FrequencyParams) -> WelchPlan:
             nperseg = int(n / 2)
     else:
         nperseg = round(params.segment_s * fs)
-    if span_s < params.whole_window_below_s:
+    if whole_series:
         nperseg = n
     nperseg = max(1, min(nperseg, n))
     nfft = 2 * nperseg if params.nfft is None else max(params.nfft, nperseg)
@@ -502,7 +509,7 @@ _BANDS = ("vlf_ms2", "lf_ms2", "hf_ms2")
 _FIELDS = (*_BANDS, "total_power_ms2", "lf_hf", "lfn_nu", "hfn_nu")
 
 
-def _wanted_bands(window_s: float, params: FrequencyParams) -> tuple[bool, bool, bool]:
+def wanted_bands(window_s: float, params: FrequencyParams) -> tuple[bool, bool, bool]:
     return (
         window_s >= params.vlf_min_window_s,
         window_s >= params.lf_min_window_s,
@@ -510,11 +517,11 @@ def _wanted_bands(window_s: float, params: FrequencyParams) -> tuple[bool, bool,
     )
 
 
-def _too_few_beats() -> FrequencyDomain:
+def too_few_beats() -> FrequencyDomain:
     return FrequencyDomain(*(None,) * len(_FIELDS), null_reasons=dict.fromkeys(_FIELDS, NullReason.TOO_FEW_BEATS))
 
 
-def _assemble(powers: tuple[float | None, float | None, float | None]) -> FrequencyDomain:
+def assemble(powers: tuple[float | None, float | None, float | None]) -> FrequencyDomain:
     """The record from VLF, LF and HF (``None``: window too short for that band)."""
     reasons = {name: NullReason.WINDOW_TOO_SHORT for name, power in zip(_BANDS, powers, strict=True) if power is None}
     vlf, lf, hf = powers

@@ -54,6 +54,56 @@ class RunningTimeDomain:
         self.nn50 += sign * (abs(d) > 50.0)
         self.nn20 += sign * (abs(d) > 20.0)
 
+    def add(self, rr_ms: float, prev_ms: float | None) -> None:
+        """Add a beat at the window's end and, unless ``prev_ms`` is None, its pair with the beat before.
+
+        Equal to ``add_beat(rr_ms)`` then ``add_pair(prev_ms, rr_ms)``, in one call (the per-beat path).
+        """
+        x = rr_ms - self._ref
+        self.n += 1
+        self.s1 += x
+        self.s2 += x * x
+        self.shr += 60_000.0 / rr_ms
+        if prev_ms is not None:
+            d = rr_ms - prev_ms
+            p = prev_ms + rr_ms - 2 * self._ref
+            self.np_ += 1
+            self.d1 += d
+            self.d2 += d * d
+            self.p1 += p
+            self.p2 += p * p
+            if d < 0.0:
+                d = -d
+            if d > 20.0:
+                self.nn20 += 1
+                if d > 50.0:
+                    self.nn50 += 1
+
+    def remove(self, rr_ms: float, next_ms: float | None) -> None:
+        """Remove the window's first beat and, unless ``next_ms`` is None, its pair with the next beat.
+
+        Equal to ``add_beat(rr_ms, -1)`` then ``add_pair(rr_ms, next_ms, -1)``, in one call.
+        """
+        x = rr_ms - self._ref
+        self.n -= 1
+        self.s1 -= x
+        self.s2 -= x * x
+        self.shr -= 60_000.0 / rr_ms
+        if next_ms is not None:
+            d = next_ms - rr_ms
+            p = rr_ms + next_ms - 2 * self._ref
+            self.np_ -= 1
+            self.d1 -= d
+            self.d2 -= d * d
+            self.p1 -= p
+            self.p2 -= p * p
+            if d < 0.0:
+                d = -d
+            if d > 20.0:
+                self.nn20 -= 1
+                if d > 50.0:
+                    self.nn50 -= 1
+
     def resync(self, rr_ms: np.ndarray) -> None:
         """Recompute every sum from the window's beats (consecutive, oldest first)."""
         self.clear()
@@ -71,23 +121,28 @@ class RunningTimeDomain:
 
     def result(self) -> TimeDomain:
         """Indices of the current window; needs at least 3 beats."""
+        return TimeDomain(**self.indices())
+
+    def indices(self) -> dict[str, float]:
+        """The fields of :meth:`result` as a dict (what a record takes, without the dataclass)."""
         n, m = self.n, self.np_
         if n < 3 or m != n - 1:
             raise ValueError(f"need at least 3 consecutive beats, have {n} beats and {m} pairs")
-        var_rr = max(0.0, (self.s2 - self.s1 * self.s1 / n) / (n - 1))
-        var_d = max(0.0, (self.d2 - self.d1 * self.d1 / m) / (m - 1))
-        var_p = max(0.0, (self.p2 - self.p1 * self.p1 / m) / (m - 1))
+        s1, d1, p1 = self.s1, self.d1, self.p1
+        var_rr = max(0.0, (self.s2 - s1 * s1 / n) / (n - 1))
+        var_d = max(0.0, (self.d2 - d1 * d1 / m) / (m - 1))
+        var_p = max(0.0, (self.p2 - p1 * p1 / m) / (m - 1))
         sd1 = math.sqrt(var_d / 2)
         sd2 = math.sqrt(var_p / 2)
-        return TimeDomain(
-            mean_nn_ms=self._ref + self.s1 / n,
-            hr_bpm=self.shr / n,
-            sdnn_ms=math.sqrt(var_rr),
-            rmssd_ms=math.sqrt(self.d2 / m),
-            sdsd_ms=math.sqrt(var_d),
-            pnn50_pct=self.nn50 / n * 100.0,
-            pnn20_pct=self.nn20 / n * 100.0,
-            sd1_ms=sd1,
-            sd2_ms=sd2,
-            sd1_sd2=sd1 / sd2 if sd2 > 0 else 0.0,
-        )
+        return {
+            "mean_nn_ms": self._ref + s1 / n,
+            "hr_bpm": self.shr / n,
+            "sdnn_ms": math.sqrt(var_rr),
+            "rmssd_ms": math.sqrt(self.d2 / m),
+            "sdsd_ms": math.sqrt(var_d),
+            "pnn50_pct": self.nn50 / n * 100.0,
+            "pnn20_pct": self.nn20 / n * 100.0,
+            "sd1_ms": sd1,
+            "sd2_ms": sd2,
+            "sd1_sd2": sd1 / sd2 if sd2 > 0 else 0.0,
+        }

@@ -20,10 +20,12 @@ from typing import Literal, Protocol
 
 import numpy as np
 
-from .frequency import FrequencyParams, frequency_domain
-from .nonlinear import nonlinear
+from .frequency import FrequencyDomain, FrequencyParams
+from .nonlinear import Nonlinear
+from .nonlinear import nonlinear as nonlinear_indices
 from .records import Beat, Indicators, NullReason
 from .running import RunningTimeDomain
+from .spectrum_stream import StreamingSpectrum
 from .time_domain import MIN_BEATS
 
 __all__ = ["RollingWindow", "WindowConfig"]
@@ -43,6 +45,7 @@ _TIME_DOMAIN = (
 )
 _FREQUENCY = ("vlf_ms2", "lf_ms2", "hf_ms2", "lf_hf", "lfn_nu", "hfn_nu")
 _NONLINEAR = ("dfa_alpha1", "baevsky_si", "baevsky_si_sqrt")
+_NOT_COMPUTED_REASONS = dict.fromkeys(_NOT_COMPUTED, NullReason.NOT_COMPUTED)
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,7 +63,8 @@ class WindowConfig:
     max_rr_ms: float = 2400.0
     max_misalignment_s: float = 0.5
     correction: Literal["lipponen2019", "malik", "none"] = "lipponen2019"
-    spectral: bool = True  # frequency-domain and nonlinear indices
+    spectral: bool = True  # frequency-domain indices
+    nonlinear: bool = True  # DFA α1 and Baevsky's stress index
     frequency: FrequencyParams = field(default_factory=FrequencyParams)
     resync_every: int = 720  # steps between exact recomputations of the running sums
 
@@ -103,7 +107,7 @@ def _corrector(method: str) -> _Corrector:
 
 
 class _Window:
-    __slots__ = ("length_s", "lo", "n_bad", "stats", "steps")
+    __slots__ = ("length_s", "lo", "n_bad", "spectrum", "stats", "steps")
 
     def __init__(self, length_s: float) -> None:
         self.length_s = length_s
@@ -111,6 +115,7 @@ class _Window:
         self.stats = RunningTimeDomain(1000.0)
         self.n_bad = 0
         self.steps = 0
+        self.spectrum: StreamingSpectrum | None = None  # made at the first spectral record
 
 
 class RollingWindow:
@@ -121,9 +126,16 @@ class RollingWindow:
         self.config = config or WindowConfig()
         self._windows = [_Window(w) for w in self.config.windows_s]
         self._corrector = _corrector(self.config.correction)
+        self._pass_through = isinstance(self._corrector, _PassThrough)  # beats go straight in
+        # The segment's beats: end times, RR and flags in numpy (for the slices handed to the
+        # spectrum), and the same beats in Python lists for the per-beat bookkeeping, where reading
+        # numpy scalars would cost more than the arithmetic.
         self._t = np.empty(1024)
         self._rr = np.empty(1024)
         self._bad = np.zeros(1024, dtype=bool)
+        self._start_list: list[float] = []  # each beat's interval start, t − RR
+        self._rr_list: list[float] = []
+        self._bad_list: list[bool] = []
         self._n = 0  # beats in the buffer
         self._contact: deque[bool | None] = deque()
         self._segment_start_s: float | None = None
@@ -137,21 +149,27 @@ class RollingWindow:
         """Add the next beat (in time order); return the records it completes."""
         cfg = self.config
         out: list[Indicators] = []
-        if not cfg.min_rr_ms <= beat.rr_ms <= cfg.max_rr_ms:
+        rr_ms = beat.rr_ms
+        if not cfg.min_rr_ms <= rr_ms <= cfg.max_rr_ms:
             self.rejected_beats += 1
             self._end_segment(out)
             return out
-        interval_start_s = beat.t_utc_s - beat.rr_ms / 1000.0
+        t_s = beat.t_utc_s
+        interval_start_s = t_s - rr_ms / 1000.0
         if self._segment_start_s is not None and (
             beat.gap_before or abs(interval_start_s - self._last_raw_t_s) > cfg.max_misalignment_s
         ):
             self._end_segment(out)
         if self._segment_start_s is None:
-            self._start_segment(interval_start_s, beat.rr_ms)
-        self._last_raw_t_s = beat.t_utc_s
-        self._contact.append(beat.contact)
-        for rr_ms, corrected in self._corrector.push(beat.rr_ms):
-            self._accept(rr_ms, corrected, out)
+            self._start_segment(interval_start_s, rr_ms)
+        self._last_raw_t_s = t_s
+        if self._pass_through:
+            self._accept(rr_ms, False, beat.contact, out)
+            return out
+        contacts = self._contact
+        contacts.append(beat.contact)
+        for value, corrected in self._corrector.push(rr_ms):
+            self._accept(value, corrected, contacts.popleft() if contacts else None, out)
         return out
 
     def flush(self) -> list[Indicators]:
@@ -167,44 +185,53 @@ class RollingWindow:
         self._last_clean_t_s = start_s
         self._next_emit_s = start_s + self.config.warmup_s
         self._n = 0
+        self._start_list.clear()
+        self._rr_list.clear()
+        self._bad_list.clear()
         self._contact.clear()
         self._corrector.reset()
         for w in self._windows:
             w.lo = 0
             w.stats = RunningTimeDomain(first_rr_ms)
             w.n_bad = 0
+            w.spectrum = None  # its spline must not run across the gap
 
     def _end_segment(self, out: list[Indicators]) -> None:
         if self._segment_start_s is not None:
+            contacts = self._contact
             for rr_ms, corrected in self._corrector.flush():
-                self._accept(rr_ms, corrected, out)
+                self._accept(rr_ms, corrected, contacts.popleft() if contacts else None, out)
         self._segment_start_s = None
 
     # -- beats ----------------------------------------------------------------------------
 
-    def _accept(self, rr_ms: float, corrected: bool, out: list[Indicators]) -> None:
+    def _accept(self, rr_ms: float, corrected: bool, contact: bool | None, out: list[Indicators]) -> None:
         t_s = self._last_clean_t_s + rr_ms / 1000.0
-        while self._next_emit_s < t_s:
-            out.extend(self._emit(self._next_emit_s))
-            self._next_emit_s += self.config.step_s
-        contact = self._contact.popleft() if self._contact else None
+        if self._next_emit_s < t_s:
+            step_s = self.config.step_s
+            while self._next_emit_s < t_s:
+                out.extend(self._emit(self._next_emit_s))
+                self._next_emit_s += step_s
         bad = corrected or contact is False
         self.corrected_beats += corrected
-        i = self._append(t_s, rr_ms, bad)
-        for w in self._windows:
-            w.stats.add_beat(rr_ms)
-            w.n_bad += bad
-            if i - 1 >= w.lo:
-                w.stats.add_pair(float(self._rr[i - 1]), rr_ms)
-        self._last_clean_t_s = t_s
-
-    def _append(self, t_s: float, rr_ms: float, bad: bool) -> int:
-        if self._n == self._t.size:
-            self._compact()
         i = self._n
-        self._t[i], self._rr[i], self._bad[i] = t_s, rr_ms, bad
-        self._n += 1
-        return i
+        if i == self._t.size:
+            self._compact()
+            i = self._n
+        self._t[i] = t_s
+        self._rr[i] = rr_ms
+        self._bad[i] = bad
+        rr_list = self._rr_list
+        prev_ms = rr_list[-1] if i else 0.0
+        self._start_list.append(t_s - rr_ms / 1000.0)
+        rr_list.append(rr_ms)
+        self._bad_list.append(bad)
+        self._n = i + 1
+        for w in self._windows:
+            # Its pair with the previous beat, if that beat is in the window.
+            w.stats.add(rr_ms, prev_ms if i > w.lo else None)
+            w.n_bad += bad
+        self._last_clean_t_s = t_s
 
     def _compact(self) -> None:
         head = min(w.lo for w in self._windows)
@@ -216,6 +243,7 @@ class RollingWindow:
         self._t[:keep] = self._t[head : self._n]
         self._rr[:keep] = self._rr[head : self._n]
         self._bad[:keep] = self._bad[head : self._n]
+        del self._start_list[:head], self._rr_list[:head], self._bad_list[:head]
         self._n = keep
         for w in self._windows:
             w.lo -= head
@@ -225,45 +253,62 @@ class RollingWindow:
     def _emit(self, end_s: float) -> list[Indicators]:
         assert self._segment_start_s is not None
         covered_s = end_s - self._segment_start_s
+        n = self._n
+        starts, rr_list, bad_list = self._start_list, self._rr_list, self._bad_list
         records = []
         for k, w in enumerate(self._windows):
             start_s = end_s - w.length_s
-            while w.lo < self._n and self._t[w.lo] - self._rr[w.lo] / 1000.0 < start_s - 1e-9:
-                w.stats.add_beat(float(self._rr[w.lo]), -1)
-                w.n_bad -= bool(self._bad[w.lo])
-                if w.lo + 1 < self._n:
-                    w.stats.add_pair(float(self._rr[w.lo]), float(self._rr[w.lo + 1]), -1)
-                w.lo += 1
+            # Drop the beats whose interval starts before the window.
+            limit_s = start_s - 1e-9
+            lo = w.lo
+            if lo < n and starts[lo] < limit_s:
+                stats = w.stats
+                while lo < n and starts[lo] < limit_s:
+                    stats.remove(rr_list[lo], rr_list[lo + 1] if lo + 1 < n else None)
+                    w.n_bad -= bad_list[lo]
+                    lo += 1
+                w.lo = lo
             full = covered_s >= w.length_s - 1e-9
             if not full and k > 0:
                 continue  # longer windows report only when full
             w.steps += 1
             if w.steps % self.config.resync_every == 0:
-                w.stats.resync(self._rr[w.lo : self._n])
+                w.stats.resync(self._rr[lo:n])
             if w.stats.n:
                 records.append(self._record(w, max(start_s, self._segment_start_s), end_s))
         return records
 
+    def _spectrum(self, w: _Window, rr: np.ndarray) -> FrequencyDomain:
+        if w.spectrum is None:
+            w.spectrum = StreamingSpectrum(self.config.frequency)
+        return w.spectrum.update(rr, self._t[w.lo : self._n])
+
     def _record(self, w: _Window, start_s: float, end_s: float) -> Indicators:
         n = w.stats.n
-        reasons: dict[str, NullReason] = dict.fromkeys(_NOT_COMPUTED, NullReason.NOT_COMPUTED)
-        values: dict[str, float | None] = {}
-        if n >= MIN_BEATS:
-            td = w.stats.result()
-            values.update({name: getattr(td, name) for name in _TIME_DOMAIN})
+        cfg = self.config
+        reasons: dict[str, NullReason] = dict(_NOT_COMPUTED_REASONS)
+        enough = n >= MIN_BEATS
+        if enough:
+            values: dict[str, float | None] = w.stats.indices()  # type: ignore[assignment]
         else:
+            values = {}
             reasons.update(dict.fromkeys(_TIME_DOMAIN, NullReason.TOO_FEW_BEATS))
-        if not self.config.spectral:
-            reasons.update(dict.fromkeys(_FREQUENCY + _NONLINEAR, NullReason.NOT_COMPUTED))
-        elif n >= MIN_BEATS:
-            rr = self._rr[w.lo : self._n]
-            fd = frequency_domain(rr, params=self.config.frequency)
-            nl = nonlinear(rr)
-            values.update({name: getattr(fd, name) for name in _FREQUENCY})
-            values.update({name: getattr(nl, name) for name in _NONLINEAR})
-            reasons.update({k: v for k, v in {**fd.null_reasons, **nl.null_reasons}.items() if k in values})
-        else:
-            reasons.update(dict.fromkeys(_FREQUENCY + _NONLINEAR, NullReason.TOO_FEW_BEATS))
+        rr = self._rr[w.lo : self._n]
+        for names, wanted, compute in (
+            (_FREQUENCY, cfg.spectral, self._spectrum),
+            (_NONLINEAR, cfg.nonlinear, _nonlinear),
+        ):
+            if not wanted:
+                reasons.update(dict.fromkeys(names, NullReason.NOT_COMPUTED))
+            elif not enough:
+                reasons.update(dict.fromkeys(names, NullReason.TOO_FEW_BEATS))
+            else:
+                result = compute(w, rr)
+                for name in names:
+                    values[name] = getattr(result, name)
+                for name, reason in result.null_reasons.items():
+                    if name in names:
+                        reasons[name] = reason
         return Indicators(
             device_id=self.device_id,
             t_start_utc_s=float(start_s),
@@ -275,3 +320,7 @@ class RollingWindow:
             null_reasons=reasons,
             **values,
         )
+
+
+def _nonlinear(_: _Window, rr: np.ndarray) -> Nonlinear:
+    return nonlinear_indices(rr)

@@ -1,0 +1,98 @@
+"""Messages as InfluxDB points (line protocol), pure: no client library, no I/O.
+
+One measurement per kind of record. Tags are the point's identity — person, device and window for an
+indicators record — and the timestamp is the record's own time in milliseconds, so a re-sent record
+lands on the same (measurement, tags, time) key and overwrites itself instead of adding a duplicate.
+Numbers are fields; categorical values are integer ``*_code`` fields (schema.py has the tables), never
+strings (InfluxDB would index nothing, VictoriaMetrics stores a string field as 0).
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from typing import Final
+
+from .schema import CATEGORICAL_FIELDS, INDICATOR_FIELDS, NUDGE_CODES, Ack, Checkin, Message, Nudge, Status, Summary
+
+__all__ = ["CHECKIN_MEASUREMENT", "NUDGE_MEASUREMENT", "STATUS_MEASUREMENT", "Point", "point_of"]
+
+# A summary's measurement is its record kind (Summary.kind, "indicators").
+NUDGE_MEASUREMENT: Final = "nudge"
+CHECKIN_MEASUREMENT: Final = "checkin"
+STATUS_MEASUREMENT: Final = "agent_status"
+
+
+@dataclass(frozen=True, slots=True)
+class Point:
+    measurement: str
+    tags: tuple[tuple[str, str], ...]
+    fields: tuple[tuple[str, float | int], ...]
+    t_utc_ms: int
+
+    def line(self) -> str:
+        """The point in line protocol with millisecond precision."""
+        tags = "".join(f",{_escape_key(k)}={_escape_key(v)}" for k, v in sorted(self.tags))
+        fields = ",".join(f"{_escape_key(k)}={_number(v)}" for k, v in self.fields)
+        return f"{_escape_measurement(self.measurement)}{tags} {fields} {self.t_utc_ms}"
+
+
+def point_of(message: Message, *, received_utc_ms: int) -> Point | None:
+    """The point a message is written as; ``None`` for messages that are not written (acks).
+
+    ``received_utc_ms`` stamps a status that carries no time of its own (the last will)."""
+    if isinstance(message, Summary):
+        return _summary(message)
+    if isinstance(message, Nudge):
+        fields: list[tuple[str, float | int]] = [("count", 1), ("nudge_code", NUDGE_CODES[message.nudge])]
+        if message.stress_score is not None:
+            fields.append(("stress_score", message.stress_score))
+        return Point(NUDGE_MEASUREMENT, (("person", message.person),), tuple(fields), message.t_utc_ms)
+    if isinstance(message, Checkin):
+        fields = [("count", 1)]
+        if message.self_stress_1to5 is not None:
+            fields.append(("self_stress_1to5", message.self_stress_1to5))
+        if message.accepted is not None:
+            fields.append(("accepted", int(message.accepted)))
+        tags = (("person", message.person), ("source", message.source))
+        return Point(CHECKIN_MEASUREMENT, tags, tuple(fields), message.t_utc_ms)
+    if isinstance(message, Status):
+        t_utc_ms = message.t_utc_ms if message.t_utc_ms is not None else received_utc_ms
+        online = (("online", int(message.state == "online")),)
+        return Point(STATUS_MEASUREMENT, (("person", message.person),), online, t_utc_ms)
+    if isinstance(message, Ack):
+        return None
+    raise TypeError(f"not a vagus message: {type(message).__name__}")
+
+
+def _summary(s: Summary) -> Point:
+    tags = (("person", s.person), ("device", s.device), ("window", _window_tag(s.window_nominal_s)))
+    fields: list[tuple[str, float | int]] = [("quality", s.quality), ("window_s", s.window_s), ("n_beats", s.n_beats)]
+    fields += [(name, value) for name in INDICATOR_FIELDS if (value := getattr(s, name)) is not None]
+    for name, codes in CATEGORICAL_FIELDS.items():
+        value = getattr(s, name)
+        if value is not None:
+            fields.append((f"{name}_code", codes[value]))
+    return Point(s.kind, tags, tuple(fields), s.t_end_utc_ms)  # one measurement per kind of record
+
+
+def _window_tag(window_s: float) -> str:
+    """ "60" for a 60-s window, so dashboards filter on window="60", not "60.0"."""
+    return str(int(window_s)) if window_s.is_integer() else repr(window_s)
+
+
+def _number(value: float | int) -> str:
+    if isinstance(value, bool):
+        raise TypeError("booleans are written as 0/1 integers")
+    return f"{value}i" if isinstance(value, int) else repr(float(value))
+
+
+# Keys and tag values repeat from point to point (field names, people, devices): cache their escaped form.
+@functools.lru_cache(maxsize=4096)
+def _escape_measurement(text: str) -> str:
+    return text.replace("\\", "\\\\").replace(",", "\\,").replace(" ", "\\ ")
+
+
+@functools.lru_cache(maxsize=4096)
+def _escape_key(text: str) -> str:
+    return _escape_measurement(text).replace("=", "\\=")

@@ -1,0 +1,273 @@
+"""The agent's publisher: summaries and nudges from the durable outbox to the broker, until confirmed.
+
+``submit_*`` stores a record in the outbox (never blocks on the network) and wakes the sending thread.
+That thread publishes due records in seq order over MQTT v5 (QoS 1), at most ``max_in_flight``
+unconfirmed at a time, and deletes them from the outbox only when the bridge's ``ack`` says they are
+written. A record still unconfirmed ``resend_after_s`` after it was sent is sent again; after a
+reconnect everything unconfirmed is sent again at once, in order (paho's in-memory copies are dropped:
+the outbox is the one source). The retained ``status`` says online on connect and, as the last will,
+offline when the agent vanishes. All time comes from the injected clock's ``now_utc_s()``.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Literal, Protocol
+
+from ._mqtt import Inbound, MqttLink, MqttProtocol, Will
+from .errors import SchemaError
+from .ports import OutboxPort, Ticket
+from .schema import Ack, Nudge, NudgeKind, Status, decode, encode, summary_from_mapping
+from .settings import Endpoint
+from .topics import QOS, RETAIN, Kind, Topics, check_person
+
+__all__ = ["Publisher", "PublisherCounters", "PublisherSettings"]
+
+log = logging.getLogger(__name__)
+
+
+class NowClock(Protocol):
+    def now_utc_s(self) -> float: ...
+
+
+@dataclass(frozen=True, slots=True)
+class PublisherSettings:
+    person: str
+    prefix: str = "vagus"
+    client_id: str = ""  # empty: vagus-agent-<person>
+    resend_after_s: float = 30.0  # clock seconds before an unconfirmed record is sent again
+    max_in_flight: int = 200  # unconfirmed records sent and not yet timed out
+    pump_interval_s: float = 0.5  # wall seconds between checks for due records when nothing wakes the thread
+    agent_version: str | None = None
+
+    def __post_init__(self) -> None:
+        check_person(self.person)
+        if not self.resend_after_s > 0:
+            raise ValueError(f"resend_after_s must be > 0, got {self.resend_after_s}")
+        if self.max_in_flight < 1:
+            raise ValueError(f"max_in_flight must be >= 1, got {self.max_in_flight}")
+
+
+@dataclass(slots=True)
+class PublisherCounters:
+    sent: int = 0  # first sends
+    resent: int = 0
+    confirmed: int = 0  # records deleted from the outbox on the bridge's ack
+    refused: int = 0  # PUBACKs with a failure reason (e.g. "Not authorized": the ACL)
+    bad_acks: int = 0  # ack messages that failed validation
+
+
+@dataclass(frozen=True, slots=True)
+class _Connected:
+    generation: int
+
+
+@dataclass(frozen=True, slots=True)
+class _Refused:
+    mid: int
+    reason: str
+
+
+_Event = _Connected | _Refused | Ack
+_MAX_TRACKED_MIDS = 10_000
+
+
+class Publisher:
+    """Sends one person's outbox; ``start``/``stop`` it around the agent's run."""
+
+    def __init__(
+        self,
+        *,
+        outbox: OutboxPort,
+        endpoint: Endpoint,
+        settings: PublisherSettings,
+        clock: NowClock,
+    ) -> None:
+        self._outbox = outbox
+        self._settings = settings
+        self._clock = clock
+        self._person = settings.person
+        self._topics = Topics(settings.prefix)
+        self.counters = PublisherCounters()
+        self._events: queue.SimpleQueue[_Event] = queue.SimpleQueue()
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._mids: OrderedDict[int, int] = OrderedDict()  # MQTT message id → seq, to name refusals
+        offline = Status(person=self._person, state="offline", agent_version=settings.agent_version)
+        self._link = MqttLink(
+            endpoint,
+            client_id=settings.client_id or f"vagus-agent-{self._person}",
+            protocol=MqttProtocol.V5,
+            subscriptions=[(self._topics.topic(self._person, Kind.ACK), QOS[Kind.ACK])],
+            on_message=self._on_message,
+            on_connected=self._on_connected,
+            on_publish_refused=lambda mid, reason: self._post(_Refused(mid, reason)),
+            will=Will(self._topics.topic(self._person, Kind.STATUS), encode(offline), QOS[Kind.STATUS], True),
+            resend_from_memory=False,
+            max_inflight=settings.max_in_flight,
+        )
+
+    # -- the agent's side ----------------------------------------------------------------------------
+
+    def submit_summary(self, values: Mapping[str, object], *, device: str) -> Ticket:
+        """Store an indicators record (a mapping of ``Indicators`` field → value) for sending.
+
+        ``device`` is the pseudonymous device id (``schema.pseudonymous_device_id``), never a BLE address.
+        Raises ``SchemaError`` if the record does not fit the schema; never blocks on the network."""
+
+        def build(ticket: Ticket) -> bytes:
+            return encode(
+                summary_from_mapping(
+                    values,
+                    person=self._person,
+                    device=device,
+                    stream=ticket.stream,
+                    seq=ticket.seq,
+                    settled_below=ticket.settled_below,
+                )
+            )
+
+        return self._append(Kind.SUMMARY, build)
+
+    def submit_nudge(
+        self, *, nudge_id: str, nudge: NudgeKind, text: str, t_utc_ms: int, stress_score: float | None = None
+    ) -> Ticket:
+        def build(ticket: Ticket) -> bytes:
+            return encode(
+                Nudge(
+                    person=self._person,
+                    stream=ticket.stream,
+                    seq=ticket.seq,
+                    settled_below=ticket.settled_below,
+                    t_utc_ms=t_utc_ms,
+                    nudge_id=nudge_id,
+                    nudge=nudge,
+                    text=text,
+                    stress_score=stress_score,
+                )
+            )
+
+        return self._append(Kind.NUDGE, build)
+
+    def _append(self, kind: Kind, build: Callable[[Ticket], bytes]) -> Ticket:
+        ticket = self._outbox.append(self._person, kind.value, build, now_utc_s=self._clock.now_utc_s())
+        self._wake.set()
+        return ticket
+
+    # -- lifecycle -----------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        self._stop.clear()
+        self._link.start()
+        self._thread = threading.Thread(target=self._run, name="vagus-sync-publisher", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout_s: float = 5.0) -> None:
+        """Say offline (retained: a clean disconnect sends no last will), disconnect, stop the thread."""
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout_s)
+        if self._link.connected:
+            self._publish_status("offline")
+        self._link.stop()
+
+    @property
+    def connected(self) -> bool:
+        return self._link.connected
+
+    def wait_connected(self, timeout_s: float) -> bool:
+        return self._link.wait_connected(timeout_s)
+
+    # -- the sending thread --------------------------------------------------------------------------
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self._wake.wait(self._settings.pump_interval_s)
+            self._wake.clear()
+            try:
+                self.pump()
+            except Exception:  # keep sending: one failure (a locked store?) must not end sync for good
+                log.exception("the sync publisher failed a round; trying again")
+
+    def pump(self) -> None:
+        """Apply what the broker said, then send what is due. Called by the sending thread."""
+        while True:
+            try:
+                event = self._events.get_nowait()
+            except queue.Empty:
+                break
+            self._apply(event)
+        if not self._link.connected:
+            return
+        s = self._settings
+        now_s = self._clock.now_utc_s()
+        budget = s.max_in_flight - self._outbox.in_flight(
+            self._person, now_utc_s=now_s, resend_after_s=s.resend_after_s
+        )
+        due = self._outbox.due(self._person, now_utc_s=now_s, resend_after_s=s.resend_after_s, limit=budget)
+        if not due:
+            return
+        for record in due:
+            mid = self._link.publish(self._topics.topic(self._person, Kind(record.kind)), record.payload, qos=1)
+            self._mids[mid] = record.seq
+            if len(self._mids) > _MAX_TRACKED_MIDS:
+                self._mids.popitem(last=False)
+            if record.attempts:
+                self.counters.resent += 1
+            else:
+                self.counters.sent += 1
+        self._outbox.mark_sent(self._person, [r.seq for r in due], now_utc_s=now_s)
+
+    def _apply(self, event: _Event) -> None:
+        if isinstance(event, _Connected):
+            # Whatever was in flight on the old connection may be lost (a broker killed with SIGKILL
+            # forgets what it acknowledged): send everything unconfirmed again, in order.
+            self._outbox.mark_all_unsent(self._person)
+            self._publish_status("online")
+        elif isinstance(event, Ack):
+            self.counters.confirmed += self._outbox.confirm(self._person, event.stream, event.upto_seq)
+        elif isinstance(event, _Refused):
+            self.counters.refused += 1
+            seq = self._mids.pop(event.mid, None)
+            log.error(
+                "the MQTT broker refused record seq %s: %s. The MQTT username must be the person id and the "
+                "broker's ACL must let it publish there (docs/topics.md); the record stays in the outbox.",
+                seq,
+                event.reason,
+            )
+
+    def _publish_status(self, state: Literal["online", "offline"]) -> None:
+        status = Status(
+            person=self._person,
+            state=state,
+            t_utc_ms=round(self._clock.now_utc_s() * 1000),
+            agent_version=self._settings.agent_version,
+        )
+        topic = self._topics.topic(self._person, Kind.STATUS)
+        self._link.publish(topic, encode(status), qos=QOS[Kind.STATUS], retain=RETAIN[Kind.STATUS])
+
+    # -- paho's network thread -----------------------------------------------------------------------
+
+    def _post(self, event: _Event) -> None:
+        self._events.put(event)
+        self._wake.set()
+
+    def _on_connected(self, generation: int, _session_present: bool) -> None:
+        self._post(_Connected(generation))
+
+    def _on_message(self, inbound: Inbound) -> None:
+        try:
+            ack = decode(Kind.ACK, inbound.payload)
+        except SchemaError as exc:
+            self.counters.bad_acks += 1
+            log.warning("ignored an invalid ack message: %s", exc.problem.value)
+            return
+        if isinstance(ack, Ack) and ack.person == self._person:
+            self._post(ack)

@@ -1,0 +1,335 @@
+"""The message schema: versioned JSON payloads, the one contract the edge and the bridge share.
+
+Every payload is a JSON object with ``"v": 1``. Times are integer milliseconds since the POSIX epoch
+(UTC), named ``*_utc_ms``: exact, so a re-sent record keys the same database point, and cheaper to
+parse than ISO text. ``encode`` validates before anything is published and ``decode`` validates on
+receipt, with the same rules; a payload longer than ``MAX_PAYLOAD_BYTES`` is refused unread.
+Numeric indicator values must be finite; a value a window cannot support is ``null``.
+
+This module is imported by the bridge, so it depends on msgspec and the standard library only: the
+edge turns its ``Indicators`` record into a plain mapping (``summary_from_mapping``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import math
+from collections.abc import Mapping
+from typing import Annotated, Final, Literal, TypeAlias
+
+import msgspec
+
+from .errors import Problem, SchemaError
+from .topics import PERSON_PATTERN, Kind
+
+__all__ = [
+    "ACTIVITY_STATE_CODES",
+    "CATEGORICAL_FIELDS",
+    "GATE_REASON_CODES",
+    "INDICATOR_FIELDS",
+    "MAX_PAYLOAD_BYTES",
+    "MESSAGE_TYPES",
+    "NUDGE_CODES",
+    "SCHEMA_VERSION",
+    "STRESS_LEVEL_CODES",
+    "Ack",
+    "Checkin",
+    "Message",
+    "Nudge",
+    "Status",
+    "Summary",
+    "decode",
+    "encode",
+    "pseudonymous_device_id",
+    "summary_from_mapping",
+]
+
+SCHEMA_VERSION: Final = 1
+# A summary is about 1 KiB; 8 KiB leaves room for new fields and refuses junk early.
+MAX_PAYLOAD_BYTES: Final = 8192
+
+Person = Annotated[str, msgspec.Meta(pattern=PERSON_PATTERN)]
+# Pseudonymous device id (see pseudonymous_device_id), never a BLE address.
+Device = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")]
+Token = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")]
+# A random id per outbox: a store that is reset starts a new stream, so its new seq 1 is never taken
+# for the old stream's seq 1 that the bridge confirmed long ago.
+Stream = Annotated[str, msgspec.Meta(pattern=r"^[0-9a-f]{16}$")]
+Seq = Annotated[int, msgspec.Meta(ge=1, le=2**53)]
+EpochMs = Annotated[int, msgspec.Meta(ge=0, le=2**53)]
+Seconds = Annotated[float, msgspec.Meta(gt=0, le=86_400)]
+
+# Categorical values travel as words and are written to the database as these integer codes
+# (fields, not tags, so a point's key stays person/device/window/time). 0 is never used, so a
+# missing value is never mistaken for a category. Codes are append-only.
+StressLevel: TypeAlias = Literal["low", "moderate", "high"]
+GateReason: TypeAlias = Literal["motion", "low_quality", "too_few_beats", "warming_up"]
+ActivityState: TypeAlias = Literal["rest", "active", "sleep", "unknown"]
+NudgeKind: TypeAlias = Literal["slow_breathing", "check_in"]
+STRESS_LEVEL_CODES: Final[dict[str, int]] = {"low": 1, "moderate": 2, "high": 3}
+GATE_REASON_CODES: Final[dict[str, int]] = {"motion": 1, "low_quality": 2, "too_few_beats": 3, "warming_up": 4}
+ACTIVITY_STATE_CODES: Final[dict[str, int]] = {"rest": 1, "active": 2, "sleep": 3, "unknown": 4}
+NUDGE_CODES: Final[dict[str, int]] = {"slow_breathing": 1, "check_in": 2}
+
+# The numeric indicator values a summary carries, as named in the signal core's Indicators record.
+INDICATOR_FIELDS: Final = (
+    "hr_bpm",
+    "mean_nn_ms",
+    "rmssd_ms",
+    "sdnn_ms",
+    "sdsd_ms",
+    "pnn50_pct",
+    "pnn20_pct",
+    "vlf_ms2",
+    "lf_ms2",
+    "hf_ms2",
+    "lf_hf",
+    "lfn_nu",
+    "hfn_nu",
+    "sd1_ms",
+    "sd2_ms",
+    "sd1_sd2",
+    "dfa_alpha1",
+    "baevsky_si",
+    "baevsky_si_sqrt",
+    "breathing_rate_brpm",
+    "stress_score",
+)
+CATEGORICAL_FIELDS: Final = {
+    "stress_level": STRESS_LEVEL_CODES,
+    "gate_reason": GATE_REASON_CODES,
+    "activity_state": ACTIVITY_STATE_CODES,
+}
+
+
+def _check_finite(message: msgspec.Struct) -> None:
+    # astuple is C code: this runs for every message the bridge receives.
+    for name, value in zip(message.__struct_fields__, msgspec.structs.astuple(message), strict=True):
+        if value.__class__ is float and not math.isfinite(value):
+            raise ValueError(f"`{name}` must be a finite number, got {value}")
+
+
+class _Base(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    v: Literal[1] = 1
+
+
+class _Sequenced(_Base, frozen=True, kw_only=True):
+    """A message from an agent's outbox: confirmed by the bridge's ack, re-sent until then."""
+
+    person: Person
+    stream: Stream
+    seq: Seq
+    # Every seq of this stream below this one is settled (confirmed or dropped by the outbox), so a
+    # bridge that just started can count contiguous writes from here without earlier history.
+    settled_below: Seq
+
+    def __post_init__(self) -> None:
+        if self.settled_below > self.seq:
+            raise ValueError("`settled_below` must not exceed `seq`")
+        _check_finite(self)
+
+
+class Summary(_Sequenced, frozen=True, kw_only=True):
+    """One indicators record over a window of beats ending at ``t_end_utc_ms``."""
+
+    device: Device
+    kind: Literal["indicators"] = "indicators"
+    window_nominal_s: Seconds
+    t_end_utc_ms: EpochMs
+    window_s: Annotated[float, msgspec.Meta(ge=0, le=86_400)]
+    n_beats: Annotated[int, msgspec.Meta(ge=0)]
+    quality: Annotated[float, msgspec.Meta(ge=0, le=1)]
+    hr_bpm: float | None = None
+    mean_nn_ms: float | None = None
+    rmssd_ms: float | None = None
+    sdnn_ms: float | None = None
+    sdsd_ms: float | None = None
+    pnn50_pct: float | None = None
+    pnn20_pct: float | None = None
+    vlf_ms2: float | None = None
+    lf_ms2: float | None = None
+    hf_ms2: float | None = None
+    lf_hf: float | None = None
+    lfn_nu: float | None = None
+    hfn_nu: float | None = None
+    sd1_ms: float | None = None
+    sd2_ms: float | None = None
+    sd1_sd2: float | None = None
+    dfa_alpha1: float | None = None
+    baevsky_si: float | None = None
+    baevsky_si_sqrt: float | None = None
+    breathing_rate_brpm: float | None = None
+    stress_score: float | None = None
+    stress_level: StressLevel | None = None
+    gate_reason: GateReason | None = None
+    activity_state: ActivityState | None = None
+
+
+class Nudge(_Sequenced, frozen=True, kw_only=True):
+    """A suggestion to the person, phrased as a check-in, never as a diagnosis."""
+
+    t_utc_ms: EpochMs
+    nudge_id: Token
+    nudge: NudgeKind
+    text: Annotated[str, msgspec.Meta(max_length=280)]
+    stress_score: float | None = None
+
+
+class Checkin(_Base, frozen=True, kw_only=True):
+    """The person's answer to a nudge or a self-report, from a companion app or Home Assistant.
+
+    Not sequenced: its sender is not an agent with an outbox. The database point is keyed by
+    (person, time), so a QoS 1 duplicate overwrites itself."""
+
+    person: Person
+    t_utc_ms: EpochMs
+    checkin_id: Token
+    source: Literal["companion", "home_assistant", "agent"]
+    self_stress_1to5: Annotated[int, msgspec.Meta(ge=1, le=5)] | None = None
+    nudge_id: Token | None = None
+    accepted: bool | None = None
+
+
+class Status(_Base, frozen=True, kw_only=True):
+    """Whether a person's agent is connected. The last will has no time: the broker sends it later."""
+
+    person: Person
+    state: Literal["online", "offline"]
+    t_utc_ms: EpochMs | None = None
+    agent_version: Annotated[str, msgspec.Meta(max_length=32)] | None = None
+
+
+class Ack(_Base, frozen=True, kw_only=True):
+    """The bridge's confirmation: every seq ≤ ``upto_seq`` of ``stream`` is written (or was settled)."""
+
+    person: Person
+    stream: Stream
+    upto_seq: Annotated[int, msgspec.Meta(ge=0, le=2**53)]
+
+
+Message: TypeAlias = Summary | Nudge | Checkin | Status | Ack
+MESSAGE_TYPES: Final[dict[Kind, type[Message]]] = {
+    Kind.SUMMARY: Summary,
+    Kind.NUDGE: Nudge,
+    Kind.CHECKIN: Checkin,
+    Kind.STATUS: Status,
+    Kind.ACK: Ack,
+}
+SUPPORTED_VERSIONS: Final = frozenset({SCHEMA_VERSION})
+
+
+class _Head(msgspec.Struct):
+    v: object = None
+
+
+_HEAD_DECODER = msgspec.json.Decoder(_Head)
+_DECODERS = {kind: msgspec.json.Decoder(cls) for kind, cls in MESSAGE_TYPES.items()}
+_ENCODER = msgspec.json.Encoder()
+
+
+def decode(kind: Kind, payload: bytes) -> Message:
+    """The message of ``kind`` in ``payload``; ``SchemaError`` (with a ``Problem``) if it is not one."""
+    if len(payload) > MAX_PAYLOAD_BYTES:
+        raise SchemaError(Problem.TOO_LARGE, f"{len(payload)} bytes, the limit is {MAX_PAYLOAD_BYTES}")
+    try:
+        head = _HEAD_DECODER.decode(payload)
+    except msgspec.ValidationError as exc:
+        raise SchemaError(Problem.INVALID, str(exc)) from exc
+    except msgspec.DecodeError as exc:
+        raise SchemaError(Problem.NOT_JSON, str(exc)) from exc
+    if head.v is None:
+        raise SchemaError(Problem.INVALID, "no schema version `v`")
+    if isinstance(head.v, bool) or not isinstance(head.v, int):
+        raise SchemaError(Problem.INVALID, f"schema version `v` must be an integer, got {head.v!r}")
+    if head.v not in SUPPORTED_VERSIONS:
+        raise SchemaError(
+            Problem.UNKNOWN_VERSION, f"schema version {head.v}; this vagus reads {sorted(SUPPORTED_VERSIONS)}"
+        )
+    try:
+        return _DECODERS[Kind(kind)].decode(payload)
+    except msgspec.DecodeError as exc:  # ValidationError included; a __post_init__ ValueError arrives as one
+        raise SchemaError(Problem.INVALID, f"{Kind(kind).value}: {exc}") from exc
+
+
+def encode(message: Message) -> bytes:
+    """The JSON payload of ``message``, validated exactly as a receiver will (``SchemaError`` if not valid)."""
+    kind = next((k for k, cls in MESSAGE_TYPES.items() if type(message) is cls), None)
+    if kind is None:
+        raise TypeError(f"not a vagus message: {type(message).__name__}")
+    try:
+        payload = _ENCODER.encode(message)
+    except (TypeError, ValueError, OverflowError) as exc:
+        raise SchemaError(Problem.INVALID, f"{kind.value}: {exc}") from exc
+    decode(kind, payload)  # msgspec checks constraints on decoding only: validate the bytes we send
+    return payload
+
+
+# Indicators fields the summary does not carry: the device id is replaced by its pseudonym, the window
+# start is t_end - window_s, and null reasons stay in the local store.
+_NOT_CARRIED: Final = frozenset({"device_id", "t_start_utc_s", "null_reasons"})
+
+
+def summary_from_mapping(
+    values: Mapping[str, object],
+    *,
+    person: str,
+    device: str,
+    stream: str,
+    seq: int,
+    settled_below: int,
+) -> Summary:
+    """A ``Summary`` from an indicators record given as a mapping of field name → value.
+
+    The edge calls it with ``dataclasses.asdict(indicators)``: ``t_end_utc_s`` (float seconds) becomes
+    ``t_end_utc_ms``, categorical values may be ``StrEnum`` members. A key this schema does not know is
+    an error rather than silently dropped, so a new indicator in the signal core fails a test here.
+    """
+    unknown = set(values) - _NOT_CARRIED - {"t_end_utc_s", "window_nominal_s", "window_s", "n_beats", "quality"}
+    unknown -= set(INDICATOR_FIELDS) | set(CATEGORICAL_FIELDS)
+    if unknown:
+        raise SchemaError(Problem.INVALID, f"fields the summary schema does not carry: {sorted(unknown)}")
+    t_end_utc_s = _number(values, "t_end_utc_s")
+    if t_end_utc_s is None or not math.isfinite(t_end_utc_s):
+        raise SchemaError(Problem.INVALID, f"an indicators record needs a finite t_end_utc_s, got {t_end_utc_s}")
+    fields: dict[str, object] = {name: _number(values, name) for name in INDICATOR_FIELDS}
+    fields |= {name: None if values.get(name) is None else str(values[name]) for name in CATEGORICAL_FIELDS}
+    window_s = _number(values, "window_s")
+    n_beats = values.get("n_beats")
+    try:
+        summary = Summary(
+            person=person,
+            device=device,
+            stream=stream,
+            seq=seq,
+            settled_below=settled_below,
+            t_end_utc_ms=round(t_end_utc_s * 1000),
+            window_nominal_s=_number(values, "window_nominal_s") or window_s,
+            window_s=window_s,
+            n_beats=int(n_beats) if isinstance(n_beats, int | float) else n_beats,
+            quality=_number(values, "quality"),
+            **fields,
+        )
+    except ValueError as exc:  # __post_init__: non-finite values, settled_below past seq
+        raise SchemaError(Problem.INVALID, f"summary: {exc}") from exc
+    encode(summary)  # validate now, where a mistake is made, not at the bridge
+    return summary
+
+
+def _number(values: Mapping[str, object], name: str) -> float | None:
+    value = values.get(name)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise SchemaError(Problem.INVALID, f"`{name}` must be a number, got {value!r}")
+    return float(value)
+
+
+def pseudonymous_device_id(device_id: str, key: bytes) -> str:
+    """A stable pseudonym for a wearable's id (e.g. its BLE address), keyed so it cannot be reversed.
+
+    A BLE address has few enough unknown bits to be brute-forced from a plain hash; a secret ``key``
+    (kept on the edge, at least 16 bytes) prevents that. Same device and key, same pseudonym."""
+    if len(key) < 16:
+        raise ValueError("the pseudonym key must be at least 16 bytes")
+    return "d-" + hmac.new(key, device_id.encode("utf-8"), hashlib.sha256).hexdigest()[:16]
