@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -34,3 +35,22 @@ def load_rr_ms(relative: str) -> list[float]:
     """RR values in ms, one per line; a trailing 0 line (real_rri.txt) is dropped as `hrv` does."""
     values = [float(line) for line in shared_data(relative).read_text().split() if line.strip()]
     return [v for v in values if v > 0]
+
+
+# Real servers for the sync tests; tests/servers.py is imported lazily because it imports this module.
+
+
+@pytest.fixture
+def broker() -> Iterator[Any]:
+    from tests.servers import running_mosquitto
+
+    with running_mosquitto() as server:
+        yield server
+
+
+@pytest.fixture
+def victoria() -> Iterator[Any]:
+    from tests.servers import running_victoria_metrics
+
+    with running_victoria_metrics() as server:
+        yield server

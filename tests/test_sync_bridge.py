@@ -8,10 +8,8 @@ import sys
 import threading
 import time
 
-import pytest
-
 from tests.conftest import ROOT
-from tests.servers import BRIDGE_USER, PASSWORDS, indicators_record, running_mosquitto, wait_until
+from tests.servers import BRIDGE_USER, PASSWORDS, indicators_record, wait_until
 from tests.test_layout import imports_of
 from vagus.sync import Kind, Problem, Topics, encode, summary_from_mapping
 from vagus.sync._influx import WriteRejected
@@ -62,12 +60,6 @@ class ScriptedWriter:
 
     def close(self) -> None:
         pass
-
-
-@pytest.fixture
-def broker():
-    with running_mosquitto() as server:
-        yield server
 
 
 def test_points_the_database_refuses_are_isolated_and_the_rest_written(tmp_path, broker):

@@ -16,7 +16,6 @@ from tests.servers import (
     indicators_record,
     running_bridge,
     running_mosquitto,
-    running_victoria_metrics,
     wait_until,
 )
 from vagus.clock import RealClock
@@ -33,21 +32,9 @@ TOPICS = Topics("vagus")
 
 
 @pytest.fixture
-def broker():
-    with running_mosquitto() as server:
-        yield server
-
-
-@pytest.fixture
 def open_broker():
     """A misconfigured broker: passwords, but no ACL (every user may publish anywhere)."""
     with running_mosquitto(acl=False) as server:
-        yield server
-
-
-@pytest.fixture
-def victoria():
-    with running_victoria_metrics() as server:
         yield server
 
 

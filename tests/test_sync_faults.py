@@ -17,8 +17,6 @@ from tests.servers import (
     BridgeProcess,
     edge_outbox,
     indicators_record,
-    running_mosquitto,
-    running_victoria_metrics,
     wait_until,
     workdir,
 )
@@ -31,18 +29,6 @@ pytestmark = pytest.mark.timeout(180)
 N_RECORDS = 300
 PACE_S = 0.01  # ~3 s of records: long enough to crash something in the middle
 RESEND_AFTER_S = 2.0
-
-
-@pytest.fixture
-def broker():
-    with running_mosquitto() as server:
-        yield server
-
-
-@pytest.fixture
-def victoria():
-    with running_victoria_metrics() as server:
-        yield server
 
 
 @pytest.fixture

@@ -9,7 +9,13 @@ import time
 
 import pytest
 
-from tests.servers import BRIDGE_USER, PASSWORDS, edge_outbox, indicators_record, running_mosquitto, wait_until
+from tests.servers import (
+    BRIDGE_USER,
+    PASSWORDS,
+    edge_outbox,
+    indicators_record,
+    wait_until,
+)
 from vagus.edge import Store
 from vagus.edge.outbox import Outbox
 from vagus.errors import StoreError
@@ -136,12 +142,6 @@ class ManualClock:
 
     def now_utc_s(self) -> float:
         return self.now_s
-
-
-@pytest.fixture
-def broker():
-    with running_mosquitto() as server:
-        yield server
 
 
 def watch_summaries(broker, seen):
