@@ -146,3 +146,37 @@ def test_correction_reduces_artifacts_on_the_noisy_recording():
 def test_bad_arguments(args, code, needle):
     out = analyze(str(shared_data("hrv/rest_rri.txt")), *args)
     assert out.returncode == code and needle in out.stderr and "Traceback" not in out.stderr
+
+
+def test_progress_bar_on_a_terminal_only():
+    import os
+    import pty
+
+    path = shared_data("pyhrv/SampleNNISeriesLong.npy")
+    rr_file = Path(os.environ.get("TMPDIR", "/tmp")) / f"vagus-long-{os.getpid()}.txt"
+    rr_file.write_text("\n".join(str(int(v)) for v in np.load(path)))
+    try:
+        master, slave = pty.openpty()
+        proc = subprocess.run(
+            [str(VAGUS), "analyze", str(rr_file), "--window", "60", "--step", "30", "--json"],
+            stdout=subprocess.PIPE,
+            stderr=slave,
+            timeout=120,
+        )
+        os.close(slave)
+        shown = b""
+        while True:
+            try:
+                chunk = os.read(master, 65536)
+            except OSError:
+                break
+            if not chunk:
+                break
+            shown += chunk
+        os.close(master)
+        assert proc.returncode == 0
+        assert b"analysing [" in shown and b"100%" in shown
+        plain = analyze(str(rr_file), "--window", "60", "--step", "30", "--json")
+        assert "analysing" not in plain.stderr  # not a terminal: no bar
+    finally:
+        rr_file.unlink()
