@@ -46,7 +46,7 @@ def window_bounds(rr_ms: np.ndarray, *, window_s: float, step_s: float) -> list[
     """(first, end) beat indices and end time of each full trailing window ending at
     window_s, window_s + step_s, …: the beats whose whole interval lies inside [end − window, end],
     which is what vagus' streaming engine reports."""
-    end_t = np.cumsum(rr_ms) / 1000.0
+    end_t = np.cumsum(rr_ms / 1000.0)  # summed in seconds, as the engine does, so edges fall alike
     start_t = end_t - rr_ms / 1000.0
     out = []
     e = window_s

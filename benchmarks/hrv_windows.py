@@ -36,9 +36,10 @@ def run_vagus(rr: np.ndarray) -> np.ndarray:
     )
     rows = []
     t = 0.0
+    push, source = engine.push, BeatSource.FILE
     for value in rr.tolist():
         t += value / 1000.0
-        for r in engine.push(Beat(device_id="bench", t_utc_s=t, rr_ms=value, source=BeatSource.FILE)):
+        for r in push(Beat("bench", t, value, source)):
             if r.window_s >= WINDOW_S - 1e-6:
                 rows.append((r.t_end_utc_s, r.n_beats, r.rmssd_ms, r.sdnn_ms, _nan(r.lf_ms2), _nan(r.hf_ms2)))
     return np.array(rows, dtype=np.float64)

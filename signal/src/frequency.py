@@ -523,8 +523,12 @@ def too_few_beats() -> FrequencyDomain:
 
 def assemble(powers: tuple[float | None, float | None, float | None]) -> FrequencyDomain:
     """The record from VLF, LF and HF (``None``: window too short for that band)."""
-    reasons = {name: NullReason.WINDOW_TOO_SHORT for name, power in zip(_BANDS, powers, strict=True) if power is None}
     vlf, lf, hf = powers
+    if vlf is not None and lf is not None and hf is not None and hf > 0.0 and math.isfinite(lf / hf):
+        # Every band present (the streaming engine's usual case): no null to explain.
+        ratio = lf / hf
+        return FrequencyDomain(vlf, lf, hf, vlf + lf + hf, ratio, 100.0 * lf / (lf + hf), 100.0 * hf / (lf + hf), {})
+    reasons = {name: NullReason.WINDOW_TOO_SHORT for name, power in zip(_BANDS, powers, strict=True) if power is None}
     total = None if vlf is None or lf is None or hf is None else vlf + lf + hf
     if total is None:
         reasons["total_power_ms2"] = NullReason.WINDOW_TOO_SHORT

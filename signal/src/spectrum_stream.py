@@ -65,6 +65,19 @@ from .frequency import (
 
 __all__ = ["StreamingSpectrum"]
 
+try:  # numpy >= 2: the ufunc behind np.fft.rfft for even lengths, called directly to skip its wrapper
+    from numpy.fft._pocketfft_umath import rfft_n_even as _rfft_even
+
+    # A private function: check that it still takes these arguments and gives np.fft.rfft.
+    _probe = np.arange(8.0).reshape(2, 4)
+    if not np.allclose(
+        _rfft_even(_probe, 1.0, axes=[(1,), (), (1,)], out=np.empty((2, 3), np.complex128)),
+        np.fft.rfft(_probe, axis=1),
+    ):
+        _rfft_even = None
+except (ImportError, TypeError, ValueError, AttributeError):  # pragma: no cover - numpy 1.x
+    _rfft_even = None
+
 # Back-substitution stops once a coefficient moves by no more than this (ms), 1e-6 of an RR: the
 # change left behind is below 1e-4 of the RR variability that makes LF and HF.
 _SETTLED_MS = 1e-3
@@ -91,13 +104,14 @@ class _Plan(NamedTuple):
 class _Work:
     """One stream's buffers for one plan: the zero-padded FFT input and the squared spectrum."""
 
-    __slots__ = ("padded", "plan", "segments", "squares", "squares_flat")
+    __slots__ = ("padded", "plan", "segments", "spectrum", "squares", "squares_flat")
 
     def __init__(self, plan: _Plan) -> None:
         self.plan = plan
         rows, width = plan.segment_index.shape
         self.padded = np.zeros((rows, plan.nfft))  # the second half of each row stays zero
         self.segments = self.padded[:, :width]
+        self.spectrum = np.empty((rows, plan.nfft // 2 + 1), dtype=np.complex128)
         self.squares = np.empty((rows, 2 * (plan.stop_bin - plan.first_bin)))
         self.squares_flat = self.squares.reshape(-1)
 
@@ -339,27 +353,33 @@ class StreamingSpectrum:
         self._redo_pieces(max(1, i - 2))
 
     def _redo_pieces(self, start: int) -> None:
-        """Recompute the evaluation pieces ``start`` … n − 1 from the coefficients."""
-        knot, c, a, b, y = self._knot, self._c, self._a, self._b, self._y
+        """Recompute the evaluation pieces ``start`` … n − 1 from the coefficients, last to first."""
+        c, a, b, y = self._c, self._a, self._b, self._y
         n = len(y)
-        value: list[float] = []
-        bulge: list[float] = []
+        after_value = y[n - 1]
+        value, slope, bulge = [after_value], [0.0], [0.0]
         for before, mid, after, rise_factor, fall_factor in zip(
-            c[start - 1 : n - 2], c[start : n - 1], c[start + 1 :], a[start:], b[start:], strict=False
+            reversed(c[start - 1 : n - 2]),
+            reversed(c[start : n - 1]),
+            reversed(c[start + 1 :]),
+            reversed(a[start:]),
+            reversed(b[start:]),
+            strict=True,
         ):
             rise = rise_factor * (before - mid)  # from c_j to the spline's value at the piece's left break
-            value.append(mid + rise)
-            bulge.append(-rise - fall_factor * (after - mid))
-        value.append(y[n - 1])
-        bulge.append(0.0)
-        slope = [after - before + curve for before, after, curve in zip(value, value[1:], bulge, strict=False)]
-        slope.append(0.0)
-        brk = knot[start + 1 :]
+            here = mid + rise
+            curve = -rise - fall_factor * (after - mid)
+            value.append(here)
+            bulge.append(curve)
+            slope.append(after_value - here + curve)
+            after_value = here
+        brk = self._knot[start + 1 :]
         brk.append(self._t[-1])
         self._brk[start:n] = brk
-        self._value[start:n] = value
-        self._slope[start:n] = slope
-        self._bulge[start:n] = bulge
+        # The lists run from entry n − 1 down to entry start.
+        self._value[n - 1 : start - 1 : -1] = value
+        self._slope[n - 1 : start - 1 : -1] = slope
+        self._bulge[n - 1 : start - 1 : -1] = bulge
 
     # -- Welch ----------------------------------------------------------------------------------
 
@@ -398,7 +418,11 @@ class StreamingSpectrum:
         if plan.detrend != "none":
             segments[...] = _detrended(segments, plan.detrend)
         segments *= plan.taper
-        spectrum = np.fft.rfft(work.padded, axis=1)[:, plan.first_bin : plan.stop_bin]
+        if _rfft_even is None:
+            spectrum = np.fft.rfft(work.padded, axis=1)
+        else:  # nfft = 2N' is even
+            spectrum = _rfft_even(work.padded, 1.0, axes=[(1,), (), (1,)], out=work.spectrum)
+        spectrum = spectrum[:, plan.first_bin : plan.stop_bin]
         np.square(spectrum.view(np.float64), out=work.squares)
         vlf, lf, hf = (plan.weights @ work.squares_flat).tolist()
         valid = plan.valid

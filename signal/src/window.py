@@ -127,15 +127,14 @@ class RollingWindow:
         self._windows = [_Window(w) for w in self.config.windows_s]
         self._corrector = _corrector(self.config.correction)
         self._pass_through = isinstance(self._corrector, _PassThrough)  # beats go straight in
-        # The segment's beats: end times, RR and flags in numpy (for the slices handed to the
-        # spectrum), and the same beats in Python lists for the per-beat bookkeeping, where reading
-        # numpy scalars would cost more than the arithmetic.
+        # The segment's beats: end times and RR in numpy (for the slices handed to the spectrum and
+        # the resync), and RR, interval starts and flags in Python lists for the per-beat
+        # bookkeeping, where reading numpy scalars would cost more than the arithmetic.
         self._t = np.empty(1024)
         self._rr = np.empty(1024)
-        self._bad = np.zeros(1024, dtype=bool)
         self._start_list: list[float] = []  # each beat's interval start, t − RR
         self._rr_list: list[float] = []
-        self._bad_list: list[bool] = []
+        self._bad_list: list[bool] = []  # corrected or reported without skin contact
         self._n = 0  # beats in the buffer
         self._contact: deque[bool | None] = deque()
         self._segment_start_s: float | None = None
@@ -213,14 +212,14 @@ class RollingWindow:
                 out.extend(self._emit(self._next_emit_s))
                 self._next_emit_s += step_s
         bad = corrected or contact is False
-        self.corrected_beats += corrected
+        if corrected:
+            self.corrected_beats += 1
         i = self._n
         if i == self._t.size:
             self._compact()
             i = self._n
         self._t[i] = t_s
         self._rr[i] = rr_ms
-        self._bad[i] = bad
         rr_list = self._rr_list
         prev_ms = rr_list[-1] if i else 0.0
         self._start_list.append(t_s - rr_ms / 1000.0)
@@ -239,10 +238,8 @@ class RollingWindow:
         if keep > self._t.size // 2:  # mostly live data: grow instead
             self._t = np.concatenate([self._t, np.empty_like(self._t)])
             self._rr = np.concatenate([self._rr, np.empty_like(self._rr)])
-            self._bad = np.concatenate([self._bad, np.zeros_like(self._bad)])
         self._t[:keep] = self._t[head : self._n]
         self._rr[:keep] = self._rr[head : self._n]
-        self._bad[:keep] = self._bad[head : self._n]
         del self._start_list[:head], self._rr_list[:head], self._bad_list[:head]
         self._n = keep
         for w in self._windows:
