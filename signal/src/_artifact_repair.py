@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
-import numpy.typing as npt
 
 from ._artifact_detection import ArtifactKind, _detect_lipponen, _detect_malik
 
@@ -30,21 +29,6 @@ _Corrected = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
 # --------------------------------------------------------------------------------------------
 # Validation and the two batch pipelines
 # --------------------------------------------------------------------------------------------
-
-
-def _validated(rr_ms: npt.ArrayLike) -> np.ndarray:
-    rr = np.asarray(rr_ms, dtype=np.float64)
-    if rr.ndim != 1:
-        raise ValueError(f"rr_ms must be one-dimensional, got shape {rr.shape}")
-    if rr.size == 0:
-        raise ValueError("rr_ms is empty: need at least one RR interval")
-    bad = ~(np.isfinite(rr) & (rr > 0))
-    if bad.any():
-        first = int(np.flatnonzero(bad)[0])
-        raise ValueError(
-            f"RR intervals must be finite and > 0 ms: {int(bad.sum())} invalid, the first rr_ms[{first}] = {rr[first]}"
-        )
-    return rr
 
 
 def _correct_lipponen(rr: np.ndarray, p: LipponenParams) -> _Corrected:

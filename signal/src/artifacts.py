@@ -67,7 +67,8 @@ import numpy.typing as npt
 
 # ArtifactKind lives with the detectors that emit it, so the private modules need no run-time import of this one.
 from ._artifact_detection import ArtifactKind, _detect_lipponen, _detect_malik, _malik_step
-from ._artifact_repair import _blocks, _changed, _correct_lipponen, _correct_malik, _label_malik, _validated
+from ._artifact_repair import _blocks, _changed, _correct_lipponen, _correct_malik, _label_malik
+from ._input import validated_rr
 
 __all__ = [
     "ArtifactCorrection",
@@ -230,7 +231,7 @@ def correct_rr(rr_ms: npt.ArrayLike, *, method: Method = "lipponen2019", **param
     >>> ArtifactKind(result.kinds[3]).name, result.corrected.tolist()[3:5]
     ('MISSED', [True, True])
     """
-    rr = _validated(rr_ms)
+    rr = validated_rr(rr_ms)
     if method == "lipponen2019":
         return _result(*_correct_lipponen(rr, LipponenParams(**params)))
     if method == "malik":

@@ -37,6 +37,7 @@ from typing import Literal, NamedTuple
 import numpy as np
 import numpy.typing as npt
 
+from ._input import validated_rr
 from .records import NullReason
 
 __all__ = ["FrequencyDomain", "FrequencyParams", "frequency_domain"]
@@ -272,7 +273,7 @@ def frequency_domain(rr_ms: npt.ArrayLike, *, params: FrequencyParams = Frequenc
     >>> frequency_domain(rr[:100]).lf_ms2, frequency_domain(rr[:100]).null_reasons["lf_ms2"]
     (None, <NullReason.WINDOW_TOO_SHORT: 'window_too_short'>)
     """
-    rr = _validated(rr_ms)
+    rr = validated_rr(rr_ms)
     if rr.size < _SPLINE_DEGREE[params.interpolation] + 1:
         return too_few_beats()
     wanted = wanted_bands(float(np.sum(rr)) / 1000.0, params)
@@ -544,15 +545,6 @@ def assemble(powers: tuple[float | None, float | None, float | None]) -> Frequen
         # would overflow the ratio.
         reasons.update(dict.fromkeys(("lf_hf", "lfn_nu", "hfn_nu"), NullReason.NOT_COMPUTED))
     return FrequencyDomain(vlf, lf, hf, total, lf_hf, lfn, hfn, null_reasons=reasons)
-
-
-def _validated(rr_ms: npt.ArrayLike) -> npt.NDArray[np.float64]:
-    rr = np.asarray(rr_ms, dtype=np.float64)
-    if rr.ndim != 1 or rr.size == 0:
-        raise ValueError(f"rr_ms must be a non-empty 1-D sequence, got shape {rr.shape}")
-    if not (np.all(np.isfinite(rr)) and np.all(rr > 0)):
-        raise ValueError("RR intervals must be finite and > 0 ms")
-    return rr
 
 
 def _resample(rr: npt.NDArray[np.float64], params: FrequencyParams) -> npt.NDArray[np.float64]:

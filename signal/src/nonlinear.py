@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 
+from ._input import validated_rr
 from .records import NullReason
 
 __all__ = [
@@ -105,7 +106,7 @@ def dfa_alpha1(rr_ms: npt.ArrayLike, *, scales: tuple[int, int] = DFA_ALPHA1_SCA
     >>> dfa_alpha1([800.0, 810.0, 790.0]) is None
     True
     """
-    value, _ = _dfa_alpha1(_validated(rr_ms), scales)
+    value, _ = _dfa_alpha1(validated_rr(rr_ms), scales)
     return value
 
 
@@ -147,7 +148,7 @@ def baevsky_stress_index(rr_ms: npt.ArrayLike, *, bin_ms: float = SI_BIN_MS) -> 
     """
     if not (math.isfinite(bin_ms) and bin_ms > 0):
         raise ValueError(f"bin_ms must be > 0, got {bin_ms}")
-    value, _ = _baevsky(_validated(rr_ms), bin_ms)
+    value, _ = _baevsky(validated_rr(rr_ms), bin_ms)
     return value
 
 
@@ -185,7 +186,7 @@ def nonlinear(
     """
     if not (math.isfinite(si_bin_ms) and si_bin_ms > 0):
         raise ValueError(f"si_bin_ms must be > 0, got {si_bin_ms}")
-    rr = _validated(rr_ms)
+    rr = validated_rr(rr_ms)
     alpha1, alpha1_reason = _dfa_alpha1(rr, dfa_scales)
     si, si_reason = _baevsky(rr, si_bin_ms)
     reasons: dict[str, NullReason] = {}
@@ -199,15 +200,6 @@ def nonlinear(
         baevsky_si_sqrt=None if si is None else math.sqrt(si),
         null_reasons=reasons,
     )
-
-
-def _validated(rr_ms: npt.ArrayLike) -> npt.NDArray[np.float64]:
-    rr = np.asarray(rr_ms, dtype=np.float64)
-    if rr.ndim != 1 or rr.size == 0:
-        raise ValueError(f"rr_ms must be a non-empty 1-D sequence, got shape {rr.shape}")
-    if not (np.all(np.isfinite(rr)) and np.all(rr > 0)):
-        raise ValueError("RR intervals must be finite and > 0 ms")
-    return rr
 
 
 def _dfa_alpha1(rr: npt.NDArray[np.float64], scales: tuple[int, int]) -> tuple[float | None, NullReason | None]:
