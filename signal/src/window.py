@@ -206,9 +206,12 @@ class RollingWindow:
 
     def _accept(self, rr_ms: float, corrected: bool, contact: bool | None, out: list[Indicators]) -> None:
         t_s = self._last_clean_t_s + rr_ms / 1000.0
-        if self._next_emit_s < t_s:
+        # A beat ending on a window's edge (within float noise) belongs to that window, as at the
+        # window's start, so both edges use the same 1e-9-s tolerance.
+        due_s = t_s - 1e-9
+        if self._next_emit_s < due_s:
             step_s = self.config.step_s
-            while self._next_emit_s < t_s:
+            while self._next_emit_s < due_s:
                 out.extend(self._emit(self._next_emit_s))
                 self._next_emit_s += step_s
         bad = corrected or contact is False
