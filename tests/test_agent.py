@@ -37,10 +37,15 @@ def test_transports_satisfy_the_interface():
 
 async def test_a_simulated_hour_fills_the_store(tmp_path):
     clock = SimClock(T0)
-    shown = []
+    shown, shown_at = [], []
     with Store(tmp_path / "v.db") as store:
         strap = SimulatedStrap(clock=clock, heart=RestingHeart(seed=5), clock_drift_ppm=40.0)
-        agent = Agent(transports=[strap], store=store, clock=clock, on_indicators=lambda d, r: shown.append(r))
+        agent = Agent(
+            transports=[strap],
+            store=store,
+            clock=clock,
+            on_indicators=lambda d, r: (shown.append(r), shown_at.append(clock.now_utc_s())),
+        )
         await run_for(agent, clock, 3600.0)
         ends = np.array(store.indicator_times(window_nominal_s=60.0))
         long_ends = np.array(store.indicator_times(window_nominal_s=300.0))
@@ -52,7 +57,9 @@ async def test_a_simulated_hour_fills_the_store(tmp_path):
     assert len(shown) == len(ends) + len(long_ends)
     assert long_ends[0] - T0 < 320 and np.max(np.diff(long_ends)) <= 5.0 + 1e-6
     assert all(a is not None and b is not None and a > 0 and b > 0 for a, b in lf)
-    assert ends[0] - T0 <= 12.0  # first reading within seconds of the first beat
+    # The first reading is shown within 15 s of the strap starting (README promise), artifact
+    # correction's look-ahead and notification batching included.
+    assert shown_at[0] - T0 <= 13.5
     assert ends[-1] - ends[0] >= 3500
     assert np.max(np.diff(ends)) <= 5.0 + 1e-6  # a row per 5 s throughout
     assert 3400 < beats < 4200  # ~62 bpm for an hour

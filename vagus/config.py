@@ -48,7 +48,7 @@ class SignalSection(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
         default_factory=lambda: [60.0, 300.0]
     )
     step_s: PositiveSeconds = 5.0
-    warmup_s: PositiveSeconds = 10.0
+    warmup_s: PositiveSeconds = 7.0
     correction: Literal["lipponen2019", "malik", "none"] = "lipponen2019"
     spectral: bool = True
     nonlinear: bool = True

@@ -58,11 +58,15 @@ class WindowConfig:
 
     windows_s: tuple[float, ...] = (60.0, 300.0)
     step_s: float = 5.0
-    warmup_s: float = 10.0
+    warmup_s: float = 7.0
     min_rr_ms: float = 300.0
     max_rr_ms: float = 2400.0
     max_misalignment_s: float = 0.5
     correction: Literal["lipponen2019", "malik", "none"] = "lipponen2019"
+    # Beats the corrector waits for before deciding one. 4 keeps it within 0.7 pp of the batch
+    # corrector's sensitivity (6 would match it exactly) and lets the first reading show within
+    # ~12 s of the first beat instead of ~17 s.
+    correction_lookahead_beats: int = 4
     spectral: bool = True  # frequency-domain indices
     nonlinear: bool = True  # DFA α1 and Baevsky's stress index
     frequency: FrequencyParams = field(default_factory=FrequencyParams)
@@ -98,12 +102,12 @@ class _PassThrough:
         pass
 
 
-def _corrector(method: str) -> _Corrector:
+def _corrector(method: str, lookahead_beats: int) -> _Corrector:
     if method == "none":
         return _PassThrough()
     from .artifacts import StreamingCorrector
 
-    return StreamingCorrector(method=method)  # type: ignore[arg-type]
+    return StreamingCorrector(method=method, lookahead_beats=lookahead_beats)  # type: ignore[arg-type]
 
 
 class _Window:
@@ -125,7 +129,7 @@ class RollingWindow:
         self.device_id = device_id
         self.config = config or WindowConfig()
         self._windows = [_Window(w) for w in self.config.windows_s]
-        self._corrector = _corrector(self.config.correction)
+        self._corrector = _corrector(self.config.correction, self.config.correction_lookahead_beats)
         self._pass_through = isinstance(self._corrector, _PassThrough)  # beats go straight in
         # The segment's beats: end times and RR in numpy (for the slices handed to the spectrum and
         # the resync), and RR, interval starts and flags in Python lists for the per-beat
