@@ -50,6 +50,7 @@ from tests.servers import (  # noqa: E402
     edge_outbox,
     indicators_record,
     running_victoria_metrics,
+    serving,
     wait_until,
     workdir,
 )
@@ -76,12 +77,8 @@ def broker_for(persons: list[str], *, quiet: bool) -> Iterator[Mosquitto]:
     if quiet:
         conf = root / "mosquitto.conf"
         conf.write_text(conf.read_text().replace("log_type all\n", "log_type error\nlog_type warning\n"))
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
-        shutil.rmtree(root, ignore_errors=True)
+    with serving(root, server.start()) as started:
+        yield started
 
 
 @contextmanager

@@ -23,7 +23,7 @@ import urllib.request
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import pytest
 
@@ -33,6 +33,13 @@ from vagus.edge.outbox import Outbox
 from vagus.signal import Indicators
 
 T = TypeVar("T")
+
+
+class _Stoppable(Protocol):
+    def stop(self) -> None: ...
+
+
+S = TypeVar("S", bound=_Stoppable)
 
 MOSQUITTO_LIMITS = ROOT / "deploy" / "mosquitto" / "conf.d" / "10-vagus-limits.conf"
 MOSQUITTO_ACL = ROOT / "deploy" / "mosquitto" / "acl"
@@ -374,36 +381,34 @@ def indicators_record(i: int, t0_utc_s: float, *, device_id: str = "strap-1") ->
 
 
 @contextmanager
-def running_mosquitto(*, acl: bool = True, tls: Pki | None = None) -> Iterator[Mosquitto]:
-    root = workdir("mosquitto" if acl else "mosquitto-open")
-    server = Mosquitto(root, acl=acl, tls=tls).start()
+def serving(root: Path, server: S) -> Iterator[S]:
+    """Yield a started server; afterwards stop it and remove its working folder."""
     try:
         yield server
     finally:
         server.stop()
         shutil.rmtree(root, ignore_errors=True)
+
+
+@contextmanager
+def running_mosquitto(*, acl: bool = True, tls: Pki | None = None) -> Iterator[Mosquitto]:
+    root = workdir("mosquitto" if acl else "mosquitto-open")
+    with serving(root, Mosquitto(root, acl=acl, tls=tls).start()) as server:
+        yield server
 
 
 @contextmanager
 def running_victoria_metrics() -> Iterator[VictoriaMetrics]:
     root = workdir("vm")
-    server = VictoriaMetrics(root).start()
-    try:
+    with serving(root, VictoriaMetrics(root).start()) as server:
         yield server
-    finally:
-        server.stop()
-        shutil.rmtree(root, ignore_errors=True)
 
 
 @contextmanager
 def running_bridge(broker: Mosquitto, db: VictoriaMetrics, **kwargs: Any) -> Iterator[BridgeProcess]:
     root = workdir("bridge")
-    process = BridgeProcess(root, broker, db, **kwargs).start()
-    try:
+    with serving(root, BridgeProcess(root, broker, db, **kwargs).start()) as process:
         yield process
-    finally:
-        process.stop()
-        shutil.rmtree(root, ignore_errors=True)
 
 
 # -- an agent process (for SIGKILL tests) ---------------------------------------------------------------
