@@ -19,6 +19,7 @@ from vagus.edge import Agent, AgentConfig, Store
 from vagus.edge.live_view import LiveView
 from vagus.signal import Indicators, WindowConfig
 from vagus.sim import HeartModel, RestingHeart, SimulatedStrap
+from vagus.sync import SchemaError, pseudonymous_device_id  # msgspec only; vagus.config loads it anyway
 
 __all__ = ["RunOptions", "run_agent"]
 
@@ -143,8 +144,6 @@ class _Sync:
     def submit(self, device_id: str, record: Indicators) -> None:
         if self._publisher is None:
             return
-        from vagus.sync import SchemaError, pseudonymous_device_id
-
         try:
             self._publisher.submit_summary(asdict(record), device=pseudonymous_device_id(device_id, self._key))
         except SchemaError as exc:
