@@ -241,3 +241,20 @@ def test_agent_section_uses_the_person_as_username():
 def test_kinds_written_by_the_bridge_have_a_point():
     # Every kind except ack becomes a point; ack only moves confirmations.
     assert {k for k in Kind if k is not Kind.ACK} == {Kind.SUMMARY, Kind.NUDGE, Kind.CHECKIN, Kind.STATUS}
+
+
+def test_bridge_config_errors_say_where_the_value_came_from(tmp_path):
+    """The bridge reports errors as the agent does (one shared loader): key, origin, expectation."""
+    path = tmp_path / "bridge.toml"
+    path.write_text("[mqtt]\nport = 0\n")
+    with pytest.raises(ConfigError, match=r"mqtt\.port \(in .*bridge\.toml\): expected `int` >= 1"):
+        load_bridge_config(path, env={})
+    with pytest.raises(ConfigError, match=r"mqtt\.port \(from VAGUS_BRIDGE_MQTT__PORT\)"):
+        load_bridge_config(None, env={"VAGUS_BRIDGE_MQTT__PORT": "70000"})
+
+
+def test_bridge_variables_do_not_leak_into_the_agent_config(tmp_path):
+    from vagus.config import load_config
+
+    env = {"VAGUS_BRIDGE_MQTT__PORT": "8883", "XDG_CONFIG_HOME": str(tmp_path), "XDG_DATA_HOME": str(tmp_path)}
+    assert load_config(None, env=env).sync.enabled is False

@@ -11,15 +11,14 @@ from __future__ import annotations
 
 import os
 import re
-import tomllib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any, Literal, get_args, get_type_hints
+from typing import Annotated, Literal
 
 import msgspec
 
-from vagus.errors import ConfigError
 from vagus.sync.settings import AgentSyncSection  # msgspec only; paho loads with the publisher
+from vagus.tomlconfig import load_toml_config
 
 __all__ = [
     "Config",
@@ -84,38 +83,8 @@ def default_store_path(env: Mapping[str, str] | None = None) -> Path:
     return Path(env.get("XDG_DATA_HOME") or Path.home() / ".local" / "share") / "vagus" / "vagus.db"
 
 
-_ENV_KEY = re.compile(r"^VAGUS_([A-Z0-9_]+?)__([A-Z0-9_]+)$")
-
-
-def _env_overrides(env: Mapping[str, str]) -> tuple[dict[str, dict[str, Any]], dict[str, str]]:
-    """The overrides as nested tables, and which variable set each dotted key."""
-    out: dict[str, dict[str, Any]] = {}
-    origin: dict[str, str] = {}
-    for name, raw in env.items():
-        match = _ENV_KEY.match(name)
-        if not match:
-            continue
-        section, key = match.group(1).lower(), match.group(2).lower()
-        try:
-            value: Any = tomllib.loads(f"v = {raw}")["v"]
-        except tomllib.TOMLDecodeError:
-            value = raw
-        out.setdefault(section, {})[key] = value
-        origin[f"{section}.{key}"] = name
-    return out, origin
-
-
-def _merge(base: dict[str, Any], over: Mapping[str, Any], where: str) -> dict[str, Any]:
-    merged = dict(base)
-    for key, value in over.items():
-        current = merged.get(key)
-        if isinstance(value, Mapping):
-            if current is not None and not isinstance(current, Mapping):
-                raise ConfigError(f"{where}{key}: expected a table")
-            merged[key] = _merge(dict(current or {}), value, f"{where}{key}.")
-        else:
-            merged[key] = value
-    return merged
+# VAGUS_BRIDGE_* belongs to the bridge (vagus.sync.settings), which may share an environment.
+_ENV_KEY = re.compile(r"^VAGUS_(?!BRIDGE_)([A-Z0-9_]+?)__([A-Z0-9_]+)$")
 
 
 def load_config(path: Path | None = None, env: Mapping[str, str] | None = None) -> Config:
@@ -123,49 +92,8 @@ def load_config(path: Path | None = None, env: Mapping[str, str] | None = None) 
     env = os.environ if env is None else env
     explicit = path is not None or bool(env.get("VAGUS_CONFIG"))
     path = path or Path(env.get("VAGUS_CONFIG") or default_config_path(env))
-    data: dict[str, Any] = {}
-    if path.exists():
-        try:
-            data = tomllib.loads(path.read_text(encoding="utf-8"))
-        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-            raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
-        except OSError as exc:
-            raise ConfigError(f"{path}: cannot read: {exc}") from exc
-    elif explicit:
-        raise ConfigError(f"config file {path} does not exist")
-    overrides, origin = _env_overrides(env)
-    data = _merge(data, overrides, "")
-    try:
-        config = msgspec.convert(data, Config)
-    except msgspec.ValidationError as exc:
-        key, problem = _explain(exc)
-        base_key = key.split("[", 1)[0]
-        env_name = origin.get(base_key) or next((v for k, v in origin.items() if k.startswith(f"{base_key}.")), None)
-        where = f"from {env_name}" if env_name else f"in {path}" if path.exists() else "built-in default"
-        raise ConfigError(f"invalid configuration: {key or '(top level)'} ({where}): {problem}") from exc
+    config = load_toml_config(
+        Config, path if path.exists() or explicit else None, env=env, env_pattern=_ENV_KEY, label="configuration"
+    )
     store_path = Path(config.store.path).expanduser() if config.store.path else default_store_path(env)
     return msgspec.structs.replace(config, store=msgspec.structs.replace(config.store, path=str(store_path)))
-
-
-def _explain(exc: msgspec.ValidationError) -> tuple[str, str]:
-    """(dotted key, problem) from msgspec's "Expected `float` >= 30.0 - at `$.sim.mean_hr_bpm`"."""
-    message = str(exc)
-    unknown = re.fullmatch(r"Object contains unknown field `([^`]+)`(?: - at `\$\.?([^`]*)`)?", message)
-    if unknown:
-        key = ".".join(filter(None, [unknown.group(2), unknown.group(1)]))
-        return key, "unknown key; valid sections and keys are listed in docs/configuration.md"
-    match = re.search(r" - at `\$\.([^`]+)`$", message)
-    if match:
-        key, problem = match.group(1), message[: match.start()].replace("Expected", "expected")
-        if problem.startswith("Invalid enum value"):
-            problem = f"expected one of {', '.join(map(repr, _choices(key)))}, got {problem.split(' ', 3)[3]}"
-        return key, problem
-    return "", message
-
-
-def _choices(dotted_key: str) -> tuple[object, ...]:
-    """The allowed values of a Literal-typed key, e.g. signal.correction."""
-    hint: Any = Config
-    for part in dotted_key.split("."):
-        hint = get_type_hints(hint)[part]
-    return get_args(hint)

@@ -11,15 +11,15 @@ from __future__ import annotations
 import os
 import re
 import string
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import msgspec
 
 from vagus.errors import ConfigError
+from vagus.tomlconfig import load_toml_config
 
 from .errors import TopicError
 from .topics import PERSON_PATTERN, Kind, Topics
@@ -197,28 +197,7 @@ def load_bridge_config(path: Path | None, env: Mapping[str, str] | None = None) 
 
     Every error names the key (``ConfigError``)."""
     env = os.environ if env is None else env
-    data: dict[str, Any] = {}
-    if path is not None:
-        try:
-            data = tomllib.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError as exc:
-            raise ConfigError(f"bridge config file {path} does not exist") from exc
-        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-            raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
-        except OSError as exc:
-            raise ConfigError(f"{path}: cannot read: {exc.strerror}") from exc
-    for name, raw in env.items():
-        match = _ENV_KEY.match(name)
-        if match:
-            try:
-                value: Any = tomllib.loads(f"v = {raw}")["v"]
-            except tomllib.TOMLDecodeError:
-                value = raw
-            data.setdefault(match.group(1).lower(), {})[match.group(2).lower()] = value
-    try:
-        config = msgspec.convert(data, BridgeConfig)
-    except msgspec.ValidationError as exc:
-        raise ConfigError(f"invalid bridge configuration{f' in {path}' if path else ''}: {exc}") from exc
+    config = load_toml_config(BridgeConfig, path, env=env, env_pattern=_ENV_KEY, label="bridge configuration")
     try:  # the prefix and group follow the topic rules
         topics = Topics(config.bridge.prefix)
         if config.bridge.share_group:
