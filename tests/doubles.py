@@ -6,6 +6,7 @@ import asyncio
 from collections.abc import Callable, Sequence
 
 from vagus.clock import Clock
+from vagus.sim.world import HOST_PLANS
 
 
 class ScriptedTransport:
@@ -44,3 +45,36 @@ class ScriptedTransport:
     async def disconnect(self) -> None:
         if self._task is not None:
             self._task.cancel()
+
+
+class EagerHost:
+    """A host for simulated devices: connects, follows the profile's plan (``HOST_PLANS``), and
+    reconnects as soon as the device's outage ends, so it receives what ``render()`` produces."""
+
+    def __init__(self, device, profile: str, clock: Clock, outages, *, t0_utc_s: float) -> None:
+        self.device, self.profile, self.clock, self.outages = device, profile, clock, outages
+        self.t0 = t0_utc_s
+        self.received: list[tuple[float, str, bytes]] = []
+        self.disconnects: list[float] = []
+        self._lost = asyncio.Event()
+
+    def _on_notify(self, characteristic: str, payload: bytes, t: float) -> None:
+        self.received.append((t, characteristic, payload))
+
+    def _on_disconnect(self) -> None:
+        self.disconnects.append(self.clock.now_utc_s())
+        self._lost.set()
+
+    async def run(self) -> None:
+        while True:
+            await self.device.connect(self._on_disconnect)
+            for action, uuid, data in HOST_PLANS[self.profile]:
+                if action == "subscribe":
+                    await self.device.subscribe(uuid, self._on_notify)
+                else:
+                    await self.device.write(uuid, data)
+            self._lost.clear()
+            await self._lost.wait()
+            now = self.clock.now_utc_s() - self.t0
+            end = next(o.end_s for o in self.outages if o.start_s <= now < o.end_s)
+            await self.clock.sleep(end - now)

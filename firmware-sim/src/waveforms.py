@@ -97,6 +97,11 @@ def ecg_microvolts(
         rr = np.concatenate([rr[:1], rr])
     else:
         rr = np.full(beats.size, 1.0)
+    # Only beats whose waves can reach the samples matter (a wave spans < 1 RR ≤ the clamp): a
+    # chunk of a long recording then costs its own beats, not the whole day's.
+    margin_s = 2 * _RR_CLAMP_S[1]
+    lo, hi = np.searchsorted(beats, [t0_s - margin_s, t0_s + n_samples / fs_hz + margin_s])
+    beats, rr = beats[lo:hi], rr[lo:hi]
     rr = np.clip(rr, *_RR_CLAMP_S)
     hr_factor = 1.0 / rr  # HR/60, with RR in s
     theta = np.array([w.theta_rad for w in ECG_WAVES])
