@@ -45,7 +45,14 @@ def build_parser() -> argparse.ArgumentParser:
         description="Run the edge agent: read beats, compute indicators, store them locally and show "
         "them live. Stops on Ctrl-C, SIGTERM or after --duration. " + DISCLAIMER,
     )
-    run.add_argument("--sim", action="store_true", help="read a simulated chest strap instead of BLE wearables")
+    run.add_argument(
+        "--sim", action="store_true", help="read simulated wearables (a scenario, sim.scenario) instead of BLE ones"
+    )
+    run.add_argument(
+        "--scenario", metavar="NAME|FILE", help="with --sim: a built-in scenario (vagus sim scenarios) or a TOML file"
+    )
+    run.add_argument("--people", type=int, metavar="N", help="with --sim: simulate N people wearing the devices")
+    run.add_argument("--replay", type=Path, metavar="CAPTURE", help="replay a capture (vagus sim capture) instead")
     run.add_argument(
         "--duration", type=_positive_float, metavar="SECONDS", help="stop after this many wall-clock seconds"
     )
@@ -64,7 +71,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--db", type=Path, metavar="PATH", help="local store (overrides store.path)")
     run.add_argument(
-        "--seed", type=int, metavar="N", help="with --sim: seed of the simulated person (overrides sim.seed)"
+        "--seed",
+        type=int,
+        metavar="N",
+        help="with --sim: seed of the simulated people and devices (overrides sim.seed)",
     )
     run.add_argument("--quiet", action="store_true", help="do not print live lines")
     run.set_defaults(func=_cmd_run)
@@ -102,20 +112,27 @@ def build_parser() -> argparse.ArgumentParser:
     bridge.add_argument("--config", type=Path, metavar="PATH", help="the bridge's config file (TOML)")
     bridge.add_argument("--log-level", default="INFO", choices=("DEBUG", "INFO", "WARNING", "ERROR"))
     bridge.set_defaults(func=_cmd_bridge)
+
+    from vagus.sim_cli import add_sim_parser  # argparse only; the simulator loads when a verb runs
+
+    add_sim_parser(commands)
     return parser
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
     from vagus.run import RunOptions, run_agent  # the agent's imports load only for this command
 
-    if not args.sim:
+    if not args.sim and args.replay is None:
         raise ConfigError(
-            "real BLE wearables are not supported by this version yet; run with --sim to use a simulated strap"
+            "real BLE wearables are not supported by this version yet; run with --sim to use simulated wearables"
+            " or --replay CAPTURE"
         )
-    if args.speed != 1.0 and not args.sim:
-        raise ConfigError("--speed only applies to simulated devices (--sim)")
+    if args.sim and args.replay is not None:
+        raise ConfigError("--sim and --replay exclude each other")
     if args.seed is not None and args.seed < 0:
         raise ConfigError(f"--seed: expected a whole number >= 0, got {args.seed}")
+    if args.people is not None and not 1 <= args.people <= 100:
+        raise ConfigError(f"--people: expected 1–100, got {args.people}")
     options = RunOptions(
         config_path=args.config,
         db_path=args.db,
@@ -123,6 +140,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
         speed=args.speed,
         seed=args.seed,
         quiet=args.quiet,
+        scenario=args.scenario,
+        people=args.people,
+        replay=args.replay,
     )
     return asyncio.run(run_agent(options, out=sys.stdout, stop_signals=(signal.SIGINT, signal.SIGTERM)))
 
@@ -163,3 +183,6 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # `vagus … | head`: the reader left; not an error of ours
+        sys.stderr.close()
+        return 0

@@ -58,11 +58,14 @@ class SignalSection(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
 
 
 class SimSection(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
-    """The simulated strap used by ``vagus run --sim``."""
+    """The simulated wearables used by ``vagus run --sim`` (docs/simulator.md)."""
 
-    seed: Annotated[int, msgspec.Meta(ge=0)] = 1
-    mean_hr_bpm: Annotated[float, msgspec.Meta(ge=30, le=200)] = 62.0
-    breathing_rate_brpm: Annotated[float, msgspec.Meta(ge=3, le=40)] = 15.0
+    scenario: str = "day"  # a built-in scenario (vagus sim scenarios) or a scenario TOML file
+    seed: Annotated[int, msgspec.Meta(ge=0)] | None = None  # None: the scenario's seed
+    people: Annotated[int, msgspec.Meta(ge=1, le=100)] = 1
+    # Override the first simulated person's resting heart rate and breathing rate.
+    mean_hr_bpm: Annotated[float, msgspec.Meta(ge=30, le=200)] | None = None
+    breathing_rate_brpm: Annotated[float, msgspec.Meta(ge=3, le=40)] | None = None
     clock_drift_ppm: Annotated[float, msgspec.Meta(ge=-1000, le=1000)] = 20.0
 
 

@@ -11,14 +11,12 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
-import msgspec
-
 from vagus.clock import RealClock, SimClock
 from vagus.config import Config, load_config
 from vagus.edge import Agent, AgentConfig, Store
 from vagus.edge.live_view import LiveView
+from vagus.errors import ConfigError
 from vagus.signal import Indicators, WindowConfig
-from vagus.sim import HeartModel, RestingHeart, SimulatedStrap
 from vagus.sync import SchemaError, pseudonymous_device_id  # msgspec only; vagus.config loads it anyway
 
 __all__ = ["RunOptions", "run_agent"]
@@ -34,28 +32,82 @@ class RunOptions:
     speed: float = 1.0
     seed: int | None = None
     quiet: bool = False
+    scenario: str | None = None  # overrides sim.scenario
+    people: int | None = None  # overrides sim.people
+    replay: Path | None = None  # a capture to replay instead of simulating
+
+
+# The agent decodes Heart Rate Measurement notifications; the ring's UART packets and the PMD
+# streams need the decoders of the BLE edge (docs/simulator.md).
+_AGENT_PROFILES = ("h10", "verity", "hr_watch")
+
+
+def _simulated(options: RunOptions, config: Config, clock: SimClock, out: TextIO) -> tuple[list[Any], float]:
+    """The transports of the configured scenario, and how long (simulated seconds) it lasts."""
+    import dataclasses
+
+    from vagus.sim import build_world, draw_population
+    from vagus.sim_cli import load_any_scenario
+
+    sim = config.sim
+    scenario = load_any_scenario(options.scenario or sim.scenario)
+    seed = sim.seed if options.seed is None else options.seed
+    if sim.mean_hr_bpm is not None or sim.breathing_rate_brpm is not None:
+        drawn_seed = scenario.seed if seed is None else seed
+        first = scenario.people[0] if scenario.people else draw_population(1, drawn_seed)[0]
+        overrides = {"resting_hr_bpm": sim.mean_hr_bpm, "breathing_rate_brpm": sim.breathing_rate_brpm}
+        first = dataclasses.replace(first, **{k: v for k, v in overrides.items() if v is not None})
+        scenario = dataclasses.replace(scenario, people=(first, *scenario.people[1:]))
+    try:
+        world = build_world(
+            scenario,
+            t0_utc_s=clock.now_utc_s(),
+            people=options.people or sim.people,
+            seed=seed,
+            clock_drift_ppm=sim.clock_drift_ppm,
+        )
+    except ValueError as exc:
+        raise ConfigError(f"sim.scenario {scenario.source}: {exc}") from exc
+    skipped = [d for d in world.devices_setup if d.profile not in _AGENT_PROFILES]
+    for d in skipped:
+        out.write(f"vagus: {d.name} ({d.profile}) is not read: this agent decodes Heart Rate Service devices\n")
+    people = ", ".join(f"{p.person_id} (resting HR {p.resting_hr_bpm:.0f})" for p in world.people)
+    out.write(f"vagus: scenario {scenario.name!r} ({scenario.description or 'no description'}); {people}\n")
+    return world.devices(clock, profiles=_AGENT_PROFILES), float(scenario.timeline.duration_s)
+
+
+def _replayed(path: Path, clock_speed: float, out: TextIO) -> tuple[list[Any], SimClock, float]:
+    from vagus.sim import ReplayDevice, read_capture
+    from vagus.sim.capture import CaptureError
+    from vagus.sim.hrs_encoder import HRM_UUID
+
+    try:
+        t0, events = read_capture(path)
+    except (CaptureError, OSError) as exc:
+        raise ConfigError(f"--replay: {exc}") from exc
+    clock = SimClock(t0, speed=clock_speed)
+    names = sorted({e.device for e in events if e.kind == "notify" and e.characteristic == HRM_UUID})
+    if not names:
+        raise ConfigError(f"--replay: {path} holds no Heart Rate Measurement notifications")
+    end = max((e.t_utc_s for e in events), default=t0)
+    out.write(f"vagus: replaying {path} ({', '.join(names)}; {(end - t0) / 3600:.2f} h)\n")
+    return [ReplayDevice(events, name, clock) for name in names], clock, end - t0
 
 
 async def run_agent(options: RunOptions, *, out: TextIO, stop_signals: Sequence[signal.Signals] = ()) -> int:
-    """Run the agent on a simulated strap until a stop signal or ``duration_s`` of wall time."""
+    """Run the agent on simulated or replayed wearables until a stop signal, ``duration_s`` of
+    wall time, or the end of the scenario or capture."""
     config = load_config(options.config_path)
-    if options.seed is not None:
-        config = msgspec.structs.replace(config, sim=msgspec.structs.replace(config.sim, seed=options.seed))
     db_path = options.db_path or Path(config.store.path)
-    clock = SimClock(RealClock().now_utc_s(), speed=options.speed)
-    sim = config.sim
-    strap = SimulatedStrap(
-        clock=clock,
-        heart=RestingHeart(
-            HeartModel(mean_hr_bpm=sim.mean_hr_bpm, breathing_rate_brpm=sim.breathing_rate_brpm),
-            seed=sim.seed,
-        ),
-        clock_drift_ppm=sim.clock_drift_ppm,
-    )
+    if options.replay is not None:
+        transports, clock, span_s = _replayed(options.replay, options.speed, out)
+    else:
+        clock = SimClock(RealClock().now_utc_s(), speed=options.speed)
+        transports, span_s = _simulated(options, config, clock, out)
     sig = config.signal
     view = LiveView(out)
     speed = "as fast as possible" if math.isinf(options.speed) else f"{options.speed:g}x"
-    out.write(f"vagus: simulated strap (seed {sim.seed}, speed {speed}); store {db_path}\n")
+    out.write(f"vagus: speed {speed}; store {db_path}\n")
     out.write("Wellness self-monitoring, not a medical device. Ctrl-C to stop.\n")
     out.flush()
     with Store(db_path) as store, _Sync(config, store) as sync:
@@ -66,7 +118,7 @@ async def run_agent(options: RunOptions, *, out: TextIO, stop_signals: Sequence[
             sync.submit(device_id, record)
 
         agent = Agent(
-            transports=[strap],
+            transports=transports,
             store=store,
             clock=clock,
             config=AgentConfig(
@@ -88,12 +140,22 @@ async def run_agent(options: RunOptions, *, out: TextIO, stop_signals: Sequence[
             loop.add_signal_handler(signum, stop.set)
         if options.duration_s is not None:
             loop.call_later(options.duration_s, stop.set)
-        await agent.run(stop)
-        link = agent.links[0]
-        c = link.counters
+
+        async def end_of_feed() -> None:
+            await clock.sleep(span_s + 1.0)
+            out.write("vagus: the simulated feed has ended\n")
+            stop.set()
+
+        ender = asyncio.ensure_future(end_of_feed())
+        try:
+            await agent.run(stop)
+        finally:
+            ender.cancel()
+        beats = sum(link.counters.beats for link in agent.links)
+        rejected = sum(link.counters.rejected_payloads for link in agent.links)
         out.write(
             f"vagus: stopped; the store holds {store.count('indicators')} indicator rows; "
-            f"{c.beats} beats, {c.rejected_payloads} rejected payloads this run\n"
+            f"{beats} beats, {rejected} rejected payloads this run\n"
         )
     return 0
 

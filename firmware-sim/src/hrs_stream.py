@@ -5,7 +5,7 @@ detected since the previous one; what does not fit one payload (ATT_MTU 23 → 9
 a uint8 HR) waits for the next, and the oldest is dropped past 20 buffered (Nordic's
 ``ble_hrs.c``: ``rr_interval[BLE_HRS_MAX_BUFFERED_RR_INTERVALS = 20]``). The displayed heart
 rate is the mean of the last four intervals, as straps smooth it; without contact the value
-is 0 and the contact bit is cleared.
+is 0 and the contact bit is cleared (intervals detected just before the loss still go out).
 """
 
 from __future__ import annotations
@@ -68,8 +68,7 @@ def hrs_notifications(
         second = min(max(int(t), 0), n_seconds - 1)
         contact = bool(sensed.contact[second])
         if not contact:
-            pending.clear()
-            recent.clear()
+            recent.clear()  # intervals detected before the loss are still sent, with the contact bit clear
         hr = round(60 * 1024 * len(recent) / sum(recent)) if recent else 0
         rr_out: list[int] = []
         if behaviour.send_rr:
