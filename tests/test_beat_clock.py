@@ -11,20 +11,22 @@ import pytest
 from vagus.clock import SimClock
 from vagus.edge.beat_clock import BeatClock
 from vagus.edge.hrs import decode_hrm
-from vagus.sim import RestingHeart, SimulatedStrap
+from vagus.sim.world import strap_at_rest
 
 T0 = 1_800_000_000.0
 
 
 async def _capture(hours: float, drift_ppm: float, seed: int = 3):
     clock = SimClock(T0)
-    strap = SimulatedStrap(clock=clock, heart=RestingHeart(seed=seed), clock_drift_ppm=drift_ppm, record_truth=True)
+    strap, world = strap_at_rest(clock, duration_s=int(hours * 3600) + 10, seed=seed, clock_drift_ppm=drift_ppm)
+    sensed = world.devices_setup[0].signals.sensed
+    truth = [(T0 + t, int(rr)) for t, rr in zip(sensed.t_s, sensed.rr_1024, strict=True) if rr > 0]
     notes: list[tuple[bytes, float]] = []
     await strap.connect(lambda: None)
     await strap.subscribe("00002a37-0000-1000-8000-00805f9b34fb", lambda _c, data, t: notes.append((data, t)))
     await clock.sleep(hours * 3600)
     await strap.disconnect()
-    return notes, strap.truth
+    return notes, truth
 
 
 @pytest.mark.parametrize("drift_ppm", [-150.0, 0.0, 150.0])

@@ -20,9 +20,7 @@ from vagus.sim.physiology import (
     HR_TAU_UP_S,
     RR_MAX_MS,
     RR_MIN_MS,
-    HeartModel,
     Physiology,
-    RestingHeart,
     State,
     simulate,
 )
@@ -251,11 +249,3 @@ def _timed(fn: object) -> float:
     start = time.perf_counter()
     fn()  # type: ignore[operator]
     return time.perf_counter() - start
-
-
-def test_resting_heart_keeps_its_walking_skeleton_behaviour():
-    heart = RestingHeart(HeartModel(mean_hr_bpm=60.0), seed=1)
-    ticks = np.array([heart.next_rr_1024() for _ in range(600)])
-    assert 60.0 * 1024 / ticks.mean() == pytest.approx(60.0, abs=2.0)
-    with pytest.raises(ValueError, match="mean_hr_bpm"):
-        HeartModel(mean_hr_bpm=10.0)

@@ -7,10 +7,9 @@ from .capture import CaptureWriter, CapturingTransport, ReplayDevice, read_captu
 from .device import DeviceUnavailableError, Notification, SimulatedDevice
 from .firmware import PROFILES
 from .hrs_encoder import HRM_UUID, encode_hrm, max_rr_per_notification
-from .physiology import HeartModel, RestingHeart, State, simulate
+from .physiology import State, simulate
 from .population import Person, draw_population
 from .scenario import Scenario, ScenarioError, builtin_names, load_builtin, load_scenario
-from .strap import SimulatedStrap
 from .world import World, build_world, render
 
 __all__ = [
@@ -19,15 +18,12 @@ __all__ = [
     "CaptureWriter",
     "CapturingTransport",
     "DeviceUnavailableError",
-    "HeartModel",
     "Notification",
     "Person",
     "ReplayDevice",
-    "RestingHeart",
     "Scenario",
     "ScenarioError",
     "SimulatedDevice",
-    "SimulatedStrap",
     "State",
     "World",
     "build_world",

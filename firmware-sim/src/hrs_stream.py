@@ -43,7 +43,12 @@ def hrs_notifications(
     Beats detected in the period before ``from_s`` are in the buffer when notifications start,
     as they would be on a strap that was already running.
     """
-    period = behaviour.notify_period_s / (1.0 + behaviour.clock_drift_ppm * 1e-6)  # true seconds
+    rate = 1.0 + behaviour.clock_drift_ppm * 1e-6  # device seconds per true second
+    period = behaviour.notify_period_s / rate  # true seconds
+    # The device measures intervals with its own crystal: ticks scale by `rate`, rounded so that
+    # their running sum never drifts from the scaled true sum (error < 1 tick at any length).
+    scaled_sum = 0.0
+    emitted = 0
     k = int((from_s - behaviour.phase_s) // period) + 1
     last_t = behaviour.phase_s + (k - 1) * period
     pending: deque[int] = deque(maxlen=_RR_BUFFER)
@@ -60,6 +65,9 @@ def hrs_notifications(
         while i < times.size and times[i] <= t:
             rr = int(ticks[i])
             if rr > 0:
+                scaled_sum += rr * rate
+                rr = round(scaled_sum) - emitted
+                emitted += rr
                 pending.append(rr)
                 recent.append(rr)
             else:

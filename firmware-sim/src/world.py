@@ -33,12 +33,12 @@ from .device import LinkOutage, Notification, SimulatedDevice, StreamChanges
 from .firmware import PROFILES, WearerSignals, make_firmware
 from .hrs_encoder import HRM_UUID
 from .labels import SecondTruth, write_device_labels, write_manifest
-from .physiology import Physiology, simulate
+from .physiology import Physiology, State, simulate
 from .population import Person, draw_population
-from .scenario import EventKind, Scenario
+from .scenario import DeviceSpec, EventKind, Scenario, Timeline
 from .sensor import ArtifactRates, Interval, sense, with_ectopic_beats
 
-__all__ = ["HOST_PLANS", "DeviceSetup", "World", "build_world", "render"]
+__all__ = ["HOST_PLANS", "DeviceSetup", "World", "build_world", "render", "strap_at_rest"]
 
 # Optical sensors (wrist, ring, arm) miss and add beats more often than ECG straps; the rates
 # are assumptions (per hour of wear), the strap's are ArtifactRates' defaults.
@@ -299,3 +299,21 @@ def render(setup: DeviceSetup) -> Iterator[Notification]:
             if note.characteristic in subscribed:
                 yield note
         fw.link_lost(until_s)
+
+
+def strap_at_rest(
+    clock: Clock, *, duration_s: int, seed: int = 1, clock_drift_ppm: float = 0.0, device_id: str = "strap"
+) -> tuple[SimulatedDevice, World]:
+    """One H10-like strap on one person at rest from now for ``duration_s`` (tests and examples)."""
+    scenario = Scenario(
+        name="rest",
+        description="one person at rest",
+        timeline=Timeline.constant(State.REST, duration_s),
+        seed=seed,
+        people=(),
+        devices=(DeviceSpec(device_id, "h10"),),
+        events=(),
+        source="strap_at_rest",
+    )
+    world = build_world(scenario, t0_utc_s=clock.now_utc_s(), clock_drift_ppm=clock_drift_ppm)
+    return world.devices(clock)[0], world
