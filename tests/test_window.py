@@ -220,3 +220,76 @@ def test_no_nan_or_inf_on_valid_input(rr, correction):
                 assert np.isfinite(value), (name, value)
         assert 0.0 <= r.quality <= 1.0 and r.n_beats >= 1
         assert all(getattr(r, k) is None for k in r.null_reasons)
+
+
+# -- the per-step bookkeeping ------------------------------------------------------------------
+
+
+def test_bulk_running_sums_equal_the_per_beat_ones_bit_for_bit():
+    # The engine brings its sums up to date once per step (extend/drop); the result must be the
+    # per-beat add/remove sequence exactly, not merely close.
+    from vagus.signal.running import RunningTimeDomain
+
+    rng = np.random.default_rng(4)
+    rr = list(850 + rng.normal(0, 60, 400))
+    per_beat, bulk = RunningTimeDomain(rr[0]), RunningTimeDomain(rr[0])
+    lo = hi = 0
+    for stop in range(7, 400, 7):
+        for i in range(hi, stop):
+            per_beat.add(rr[i], rr[i - 1] if i > lo else None)
+        bulk.extend(rr, hi, stop, lo)
+        hi = stop
+        new_lo = max(lo, stop - 60)
+        for i in range(lo, new_lo):
+            per_beat.remove(rr[i], rr[i + 1] if i + 1 < stop else None)
+        bulk.drop(rr, lo, new_lo, stop)
+        lo = new_lo
+        assert bulk.indices() == per_beat.indices()
+    ref = time_domain(rr[lo:hi])
+    assert bulk.indices()["rmssd_ms"] == pytest.approx(ref.rmssd_ms, rel=1e-9)
+
+
+def test_hours_of_beats_match_the_batch_recipes_in_both_windows():
+    # Longer than the engine's beat lists hold before compacting, with a 60-s and a 300-s window:
+    # the last records' time and frequency domains equal the batch functions on their beats.
+    from vagus.signal.frequency import frequency_domain
+
+    rng = np.random.default_rng(5)
+    rr = list(700 + 50 * np.sin(np.arange(6000) / 4) + rng.normal(0, 15, 6000))  # ~70 min
+    beats = beats_from(rr)
+    records = run(RollingWindow("d", WindowConfig(**PLAIN)), beats)
+    for nominal in (60.0, 300.0):
+        last = [r for r in records if r.window_nominal_s == nominal][-1]
+        beats_in = inside(beats, last)
+        assert last.n_beats == len(beats_in)
+        assert last.sdnn_ms == pytest.approx(time_domain(beats_in).sdnn_ms, rel=1e-9)
+        ref = frequency_domain(beats_in)
+        assert last.hf_ms2 == pytest.approx(ref.hf_ms2, rel=5e-3)
+        if nominal == 300.0:
+            assert last.lf_ms2 == pytest.approx(ref.lf_ms2, rel=5e-3)
+
+
+def test_a_window_that_skips_spectra_restarts_its_stream():
+    # A 5-s window at 25–50 bpm holds 1–3 beats: steps with too few beats compute no spectrum,
+    # so the window's spectral stream falls behind its beats and starts afresh (its bands stay
+    # null: no band fits in 5 s); the 60-s window beside it is unaffected.
+    rr = [1200.0, 1200.0, 1200.0, 2400.0, 2400.0, 2400.0, 1300.0, 2400.0] * 40
+    beats = beats_from(rr)
+    cfg = WindowConfig(windows_s=(5.0, 60.0), step_s=5.0, warmup_s=5.0, **PLAIN)
+    records = run(RollingWindow("d", cfg), beats)
+    short = [r for r in records if r.window_nominal_s == 5.0]
+    assert any(r.n_beats < 3 for r in short) and any(r.n_beats >= 3 for r in short)
+    for r in short:
+        reason = NullReason.TOO_FEW_BEATS if r.n_beats < 3 else NullReason.WINDOW_TOO_SHORT
+        assert r.hf_ms2 is None and r.null_reasons["hf_ms2"] is reason
+    long = [r for r in records if r.window_nominal_s == 60.0]
+    from vagus.signal.frequency import frequency_domain
+
+    computed = 0
+    for r in long:
+        ref = frequency_domain(inside(beats, r))
+        assert r.null_reasons.get("hf_ms2") == ref.null_reasons.get("hf_ms2")
+        if ref.hf_ms2 is not None:
+            assert r.hf_ms2 == pytest.approx(ref.hf_ms2, rel=5e-3)
+            computed += 1
+    assert computed > 10

@@ -104,6 +104,86 @@ class RunningTimeDomain:
                 if d > 50.0:
                     self.nn50 -= 1
 
+    def extend(self, rr_ms: list[float], start: int, stop: int, first: int) -> None:
+        """Add the beats ``rr_ms[start:stop]`` at the window's end, each paired with the beat before
+        it when that beat is in the window (index >= ``first``, the window's first beat).
+
+        The same sums, in the same order, as ``add`` per beat; one call per step instead of one
+        per beat (the engine's bookkeeping is Python, where calls cost more than the arithmetic).
+        """
+        if start >= stop:
+            return
+        ref = self._ref
+        s1, s2, shr = self.s1, self.s2, self.shr
+        d1, d2, p1, p2 = self.d1, self.d2, self.p1, self.p2
+        pairs = nn50 = nn20 = 0
+        prev = rr_ms[start - 1] if start > first else None
+        for rr in rr_ms[start:stop]:
+            x = rr - ref
+            s1 += x
+            s2 += x * x
+            shr += 60_000.0 / rr
+            if prev is not None:
+                d = rr - prev
+                p = prev + rr - 2 * ref
+                pairs += 1
+                d1 += d
+                d2 += d * d
+                p1 += p
+                p2 += p * p
+                if d < 0.0:
+                    d = -d
+                if d > 20.0:
+                    nn20 += 1
+                    if d > 50.0:
+                        nn50 += 1
+            prev = rr
+        self.n += stop - start
+        self.s1, self.s2, self.shr = s1, s2, shr
+        self.np_ += pairs
+        self.d1, self.d2, self.p1, self.p2 = d1, d2, p1, p2
+        self.nn50 += nn50
+        self.nn20 += nn20
+
+    def drop(self, rr_ms: list[float], start: int, stop: int, end: int) -> None:
+        """Remove the window's first beats ``rr_ms[start:stop]``, each with its pair with the next
+        beat when that beat exists (index < ``end``, one past the window's last beat).
+
+        The same sums, in the same order, as ``remove`` per beat, in one call.
+        """
+        if start >= stop:
+            return
+        ref = self._ref
+        s1, s2, shr = self.s1, self.s2, self.shr
+        d1, d2, p1, p2 = self.d1, self.d2, self.p1, self.p2
+        pairs = nn50 = nn20 = 0
+        for i in range(start, stop):
+            rr = rr_ms[i]
+            x = rr - ref
+            s1 -= x
+            s2 -= x * x
+            shr -= 60_000.0 / rr
+            if i + 1 < end:
+                d = rr_ms[i + 1] - rr
+                p = rr + rr_ms[i + 1] - 2 * ref
+                pairs += 1
+                d1 -= d
+                d2 -= d * d
+                p1 -= p
+                p2 -= p * p
+                if d < 0.0:
+                    d = -d
+                if d > 20.0:
+                    nn20 += 1
+                    if d > 50.0:
+                        nn50 += 1
+        self.n -= stop - start
+        self.s1, self.s2, self.shr = s1, s2, shr
+        self.np_ -= pairs
+        self.d1, self.d2, self.p1, self.p2 = d1, d2, p1, p2
+        self.nn50 -= nn50
+        self.nn20 -= nn20
+
     def resync(self, rr_ms: np.ndarray) -> None:
         """Recompute every sum from the window's beats (consecutive, oldest first)."""
         self.clear()

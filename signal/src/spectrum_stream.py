@@ -34,6 +34,13 @@ over 400 random streams at 40–170 bpm). ``vagus analyze`` keeps the exact
 batch function. Recipes other than quadratic interpolation with neurokit2's Welch rule
 (``segment_s`` or ``nfft`` set) are computed with the batch function on each call.
 
+Cost per step (300-s window every 5 s, ~6 new beats; profiled on the benchmark day): Welch on the
+~1,280 resampled samples is about two thirds of it — piece lookup (``np.interp``) and quadratic
+evaluation ~15 µs, segments and taper ~5 µs, three 2N'-point real FFTs ~10 µs, band sums ~3 µs —
+and the spline's update (forward elimination of ~9 rows, back-substitution and pieces of ~12) in
+Python ~12 µs. The grid cannot be reused between steps: it starts at the window's first beat and
+its rate follows N, which changes with the window's sample count from one step to the next.
+
 References
 ----------
 de Boor, C. (2001). A Practical Guide to Splines, revised ed., ch. IX and XIII. Springer.
@@ -77,6 +84,13 @@ try:  # numpy >= 2: the ufunc behind np.fft.rfft for even lengths, called direct
         _rfft_even = None
 except (ImportError, TypeError, ValueError, AttributeError):  # pragma: no cover - numpy 1.x
     _rfft_even = None
+_AXES = [(1,), (), (1,)]
+
+try:  # np.interp's compiled core, without the wrapper's dtype checks (the arrays here are float64)
+    from numpy._core.multiarray import interp as _interp
+except ImportError:  # pragma: no cover - numpy 1.x
+    _interp = np.interp
+_add_reduce = np.add.reduce
 
 # Back-substitution stops once a coefficient moves by no more than this (ms), 1e-6 of an RR: the
 # change left behind is below 1e-4 of the RR variability that makes LF and HF.
@@ -102,16 +116,32 @@ class _Plan(NamedTuple):
 
 
 class _Work:
-    """One stream's buffers for one plan: the zero-padded FFT input and the squared spectrum."""
+    """One stream's buffers for one plan: the resampled series, the zero-padded FFT input, the spectrum."""
 
-    __slots__ = ("padded", "plan", "segments", "spectrum", "squares", "squares_flat")
+    __slots__ = ("bins", "padded", "piece", "plan", "segments", "series", "spectrum", "squares", "squares_flat", "tmp")
+    __slots__ += ("strided",)
 
     def __init__(self, plan: _Plan) -> None:
         self.plan = plan
+        size = plan.grid_s.size
+        self.series = np.empty(size)
+        self.tmp = np.empty(size)
+        self.piece = np.empty(size, dtype=np.intp)
         rows, width = plan.segment_index.shape
         self.padded = np.zeros((rows, plan.nfft))  # the second half of each row stays zero
         self.segments = self.padded[:, :width]
+        # Segments equally spaced (always so for an even N): a strided view of the series
+        # replaces the gather through segment_index.
+        starts = plan.segment_index[:, 0]
+        step = int(starts[1] - starts[0]) if rows > 1 else 0
+        self.strided = None
+        if np.array_equal(starts, np.arange(rows) * step):
+            self.strided = np.lib.stride_tricks.as_strided(
+                self.series, shape=(rows, width), strides=(step * self.series.itemsize, self.series.itemsize)
+            )
         self.spectrum = np.empty((rows, plan.nfft // 2 + 1), dtype=np.complex128)
+        # The band bins of the spectrum as (re, im) float pairs, squared into ``squares``.
+        self.bins = self.spectrum[:, plan.first_bin : plan.stop_bin].view(np.float64)
         self.squares = np.empty((rows, 2 * (plan.stop_bin - plan.first_bin)))
         self.squares_flat = self.squares.reshape(-1)
 
@@ -119,9 +149,10 @@ class _Work:
 class StreamingSpectrum:
     """VLF, LF and HF of a sliding window over one beat stream, updated incrementally.
 
-    Feed it the window's beats at each step with :meth:`update`; between calls the window may
-    gain beats at its end and lose beats at its start. Make a new one (or :meth:`reset`) at a gap
-    in the beats. The approximation is described in the module docstring.
+    Feed it the window's beats at each step with :meth:`update` (or, when the caller already
+    knows which beats are new, :meth:`advance`); between calls the window may gain beats at its
+    end and lose beats at its start. Make a new one (or :meth:`reset`) at a gap in the beats.
+    The approximation is described in the module docstring.
 
     Parameters
     ----------
@@ -169,13 +200,13 @@ class StreamingSpectrum:
     def __init__(self, params: FrequencyParams | None = None) -> None:
         self.params = params = params or FrequencyParams()
         self._exact = params.interpolation != "quadratic" or params.segment_s is not None or params.nfft is not None
-        self._plans: dict[tuple[int, bool], _Work | None] = {}
+        self._plans: dict[int, _Work | None] = {}
         self.reset()
 
     def reset(self) -> None:
         """Forget every beat (start of a new segment of beats)."""
         # Per beat i, in Python lists: read and written a few at a time, where lists beat numpy.
-        self._key: list[float] = []  # the caller's time of the beat, only to align calls
+        self._key: list[float] = []  # the caller's time of the beat, only to align update() calls
         self._y: list[float] = []  # RR, ms
         self._sum_ms: list[float] = []  # RR summed from the first beat, ms
         self._t: list[float] = []  # beat time, s, from the start of the first interval
@@ -218,48 +249,77 @@ class StreamingSpectrum:
             As :func:`~vagus.signal.frequency.frequency_domain` returns it, within the
             approximation described in the module docstring.
         """
-        params = self.params
         if self._exact:
-            return frequency_domain(rr_ms, params=params)
-        if len(rr_ms) < 3:
-            return too_few_beats()
-        lo = self._extend(rr_ms, end_s)
-        sums = self._sum_ms
-        window_ms = sums[-1] - sums[lo] + self._y[lo]
-        wanted = wanted_bands(window_ms / 1000.0, params)
-        if not (wanted[0] or wanted[1] or wanted[2]):
-            return assemble((None, None, None))
-        if self._moves[-1] == self._moves[lo]:
-            # Equal RR have no variability: exactly zero power, not the interpolant's rounding noise.
-            return assemble(tuple(0.0 if want else None for want in wanted))  # type: ignore[arg-type]
-        return assemble(self._band_powers(lo, window_ms, wanted))
-
-    # -- the stream's spline ------------------------------------------------------------------
-
-    def _extend(self, rr_ms: npt.NDArray[np.float64], end_s: npt.NDArray[np.float64]) -> int:
-        """Take in the window's new beats and refit the spline's tail; return the window's first row."""
+            return frequency_domain(rr_ms, params=self.params)
         m = len(rr_ms)
+        if m < 3:
+            return too_few_beats()
         keys = self._key
         n_old = len(keys)
         seen = 0
         if n_old:
             last_key = keys[-1]
             seen = int(end_s.searchsorted(last_key, side="right"))
-            if not (0 < seen <= n_old and end_s[seen - 1] == last_key and keys[n_old - seen] == end_s[0]):
+            if not (
+                n_old == len(self._y)
+                and 0 < seen <= n_old
+                and end_s[seen - 1] == last_key
+                and keys[n_old - seen] == end_s[0]
+            ):
                 seen = 0  # not the window that follows the last one: start afresh
                 self.reset()
-                n_old = 0
-        lo = n_old - seen
-        if n_old + m - seen >= self._brk.size:
-            dropped = self._make_room(lo, n_old + m - seen)
-            lo -= dropped
-            n_old -= dropped
-        if m > seen:
-            self._append(rr_ms[seen:].tolist(), end_s[seen:].tolist())
-            self._refit(n_old)
-        return lo
+                keys = self._key
+        new = rr_ms[seen:].tolist() if m > seen else []
+        if new:
+            keys.extend(end_s[seen:].tolist())
+        fd = self.advance(new, m)
+        if len(keys) > len(self._y):  # rows dropped to make room
+            del keys[: len(keys) - len(self._y)]
+        return fd
 
-    def _append(self, rr: list[float], keys: list[float]) -> None:
+    def advance(self, new_rr_ms: list[float], window_beats: int) -> FrequencyDomain:
+        """Append the beats that follow the last ones given, then analyse the last ``window_beats``.
+
+        The streaming engine's entry point: it knows which beats are new, so nothing needs
+        matching. ``new_rr_ms`` are consecutive NN intervals in ms (finite, > 0, not
+        re-validated) that follow the stream's last beat without a gap; ``window_beats`` counts
+        the window's beats, the newest last, and is at most the number of beats seen since the
+        last :meth:`reset`. Mixing this with :meth:`update` on one stream starts it afresh.
+        """
+        params = self.params
+        if self._exact:
+            y = self._y
+            y.extend(new_rr_ms)
+            del y[: max(0, len(y) - window_beats)]
+            return frequency_domain(np.array(y), params=params)
+        y = self._y
+        n_old = len(y)
+        if new_rr_ms:
+            lo = n_old + len(new_rr_ms) - window_beats
+            if n_old + len(new_rr_ms) >= self._brk.size:
+                dropped = self._make_room(lo, n_old + len(new_rr_ms))
+                lo -= dropped
+                n_old -= dropped
+            self._append(new_rr_ms)
+            self._refit(n_old)
+        else:
+            lo = n_old - window_beats
+        if window_beats < 3:
+            return too_few_beats()
+        sums = self._sum_ms
+        window_ms = sums[-1] - sums[lo] + y[lo]
+        wanted = wanted_bands(window_ms / 1000.0, params)
+        if not (wanted[0] or wanted[1] or wanted[2]):
+            return assemble((None, None, None))
+        moves = self._moves
+        if moves[-1] == moves[lo]:
+            # Equal RR have no variability: exactly zero power, not the interpolant's rounding noise.
+            return assemble(tuple(0.0 if want else None for want in wanted))  # type: ignore[arg-type]
+        return assemble(self._band_powers(lo, window_ms, wanted))
+
+    # -- the stream's spline ------------------------------------------------------------------
+
+    def _append(self, rr: list[float]) -> None:
         y, t, knot, moves = self._y, self._t, self._knot, self._moves
         sums = self._sum_ms
         n = len(y)
@@ -277,11 +337,10 @@ class StreamingSpectrum:
             # Knots: the first beat three times, then the midpoints of beats 1–2 … n−3–n−2.
             knot.append(t[0] if n <= 3 else 0.5 * (t[n - 3] + t[n - 2]))
         y.extend(rr)
-        self._key.extend(keys)
 
     def _make_room(self, lo: int, needed: int) -> int:
         """Drop rows well before the window, growing the piece arrays if that is not enough."""
-        drop = min(max(0, lo - _KEEP_BEFORE), self._final - 1)
+        drop = max(0, min(lo - _KEEP_BEFORE, self._final - 1))
         if needed - drop >= self._brk.size // 2:
             capacity = 2 * max(self._brk.size, needed)
             for name in ("_brk", "_value", "_slope", "_bulge"):
@@ -290,7 +349,7 @@ class StreamingSpectrum:
                 setattr(self, name, grown)
             self._index = np.arange(capacity, dtype=np.float64)
         if drop > 0:
-            for values in (self._key, self._y, self._sum_ms, self._t, self._knot, self._moves, self._cp, self._dp):
+            for values in (self._y, self._sum_ms, self._t, self._knot, self._moves, self._cp, self._dp):
                 del values[:drop]
             for values in (self._c, self._a, self._b):
                 del values[:drop]
@@ -298,11 +357,11 @@ class StreamingSpectrum:
             n = len(self._y)
             for array in (self._brk, self._value, self._slope, self._bulge):
                 array[:n] = array[drop : drop + n]
-        return max(drop, 0)
+        return drop
 
     def _refit(self, n_old: int) -> None:
         """Eliminate the new final rows, solve the tail, and redo the pieces that moved."""
-        t, y, knot, cp, dp, c, a, b = self._t, self._y, self._knot, self._cp, self._dp, self._c, self._a, self._b
+        t, y, knot, cp, dp, a, b = self._t, self._y, self._knot, self._cp, self._dp, self._a, self._b
         n = len(y)
         t_end = t[-1]
         # Rows and pieces below n − 3 have all their knots; the last three use the end knots.
@@ -318,63 +377,73 @@ class StreamingSpectrum:
             knots = knot[first:]  # knots first … n + 1, the missing right-end ones being t_end
             knots += (t_end, t_end)
             cp_prev, dp_prev = cp[-1], dp[-1]
+            new_cp, new_dp, new_a, new_b = [], [], [], []
             for k0, k1, k2, k3, ti, yi in zip(
                 knots, knots[1:], knots[2:], knots[3:], t[first : n - 1], y[first:], strict=False
             ):
+                # Row i: lower = (k2 − t)²/((k2 − k0)·h) and upper = (t − k1)²/((k3 − k1)·h), h = k2 − k1.
                 h = k2 - k1
-                left, right = k2 - k0, k3 - k1
-                lower = (k2 - ti) ** 2 / (left * h)
-                upper = (ti - k1) ** 2 / (right * h)
-                pivot = 1.0 - lower - upper - lower * cp_prev
-                cp_prev = upper / pivot
-                dp_prev = (yi - lower * dp_prev) / pivot
-                cp.append(cp_prev)
-                dp.append(dp_prev)
-                a.append(h / left)
-                b.append(h / right)
+                fa = h / (k2 - k0)
+                fb = h / (k3 - k1)
+                u = (k2 - ti) / h
+                v = (ti - k1) / h
+                lower = fa * u * u
+                upper = fb * v * v
+                inverse = 1.0 / (1.0 - lower - upper - lower * cp_prev)
+                cp_prev = upper * inverse
+                dp_prev = (yi - lower * dp_prev) * inverse
+                new_cp.append(cp_prev)
+                new_dp.append(dp_prev)
+                new_a.append(fa)
+                new_b.append(fb)
+            cp += new_cp
+            dp += new_dp
+            a += new_a
+            b += new_b
         self._final = max(1, n - 3)
-        # Back-substitution from the last row (c_{n−1} = y_{n−1}) until coefficients settle.
+        self._solve_tail(n_old)
+
+    def _solve_tail(self, n_old: int) -> None:
+        """Back-substitute from the last row, then redo the evaluation pieces that moved."""
+        t, y, knot, cp, dp, c, a, b = self._t, self._y, self._knot, self._cp, self._dp, self._c, self._a, self._b
+        n = len(y)
+        # Back-substitution from the last row (c_{n−1} = y_{n−1}) until coefficients settle: rows
+        # first_new … n − 2 are new or had end knots; below them, until a coefficient moves by
+        # no more than _SETTLED_MS.
         first_new = max(1, n_old - 3)
-        c.extend([math.nan] * (n - len(c)))  # nan never counts as settled
+        missing = n - len(c)
+        if missing > 0:
+            c += [math.nan] * missing  # nan never counts as settled
         c[n - 1] = nxt = y[n - 1]
         for i in range(n - 2, first_new - 1, -1):
             c[i] = nxt = dp[i] - cp[i] * nxt
         i = first_new - 1
         while i >= 0:
             value = dp[i] - cp[i] * nxt
-            moved = abs(value - c[i])
+            moved = value - c[i]
             c[i] = nxt = value
-            if moved <= _SETTLED_MS:
+            if -_SETTLED_MS <= moved <= _SETTLED_MS:
                 break
             i -= 1
-        # Pieces from two left of the first moved coefficient (a piece's slope reads the next
-        # piece's value) to the last beat. Piece 0 does not exist: beats 0 and 1 share piece 1,
-        # which starts at the first beat.
-        self._redo_pieces(max(1, i - 2))
-
-    def _redo_pieces(self, start: int) -> None:
-        """Recompute the evaluation pieces ``start`` … n − 1 from the coefficients, last to first."""
-        c, a, b, y = self._c, self._a, self._b, self._y
-        n = len(y)
-        after_value = y[n - 1]
+        # Pieces from one left of the first moved coefficient (piece j reads c_{j−1}, c_j, c_{j+1}) to
+        # the last beat, last to first (a piece's slope reads the next piece's value). Piece 0 does
+        # not exist: beats 0 and 1 share piece 1, which starts at the first beat.
+        start = max(1, i - 1)
+        after_value = after = y[n - 1]
+        mid = c[n - 2]
         value, slope, bulge = [after_value], [0.0], [0.0]
-        for before, mid, after, rise_factor, fall_factor in zip(
-            reversed(c[start - 1 : n - 2]),
-            reversed(c[start : n - 1]),
-            reversed(c[start + 1 :]),
-            reversed(a[start:]),
-            reversed(b[start:]),
-            strict=True,
-        ):
-            rise = rise_factor * (before - mid)  # from c_j to the spline's value at the piece's left break
+        rows = zip(reversed(c[start - 1 : n - 2]), reversed(a[start:]), reversed(b[start:]), strict=True)
+        for before, fa, fb in rows:
+            rise = fa * (before - mid)  # from c_j to the spline's value at the piece's left break
             here = mid + rise
-            curve = -rise - fall_factor * (after - mid)
+            curve = -rise - fb * (after - mid)
             value.append(here)
             bulge.append(curve)
             slope.append(after_value - here + curve)
             after_value = here
-        brk = self._knot[start + 1 :]
-        brk.append(self._t[-1])
+            after, mid = mid, before
+        brk = knot[start + 1 :]
+        brk.append(t[-1])
         self._brk[start:n] = brk
         # The lists run from entry n − 1 down to entry start.
         self._value[n - 1 : start - 1 : -1] = value
@@ -390,40 +459,46 @@ class StreamingSpectrum:
         first_s = self._y[lo] / 1000.0
         end_s = window_ms / 1000.0
         n = max(1, math.ceil(((end_s + step_s if params.include_end else end_s) - first_s) / step_s))
-        key = (n, end_s - first_s < params.whole_window_below_s)
+        whole = end_s - first_s < params.whole_window_below_s
+        key = -n if whole else n
         work = self._plans.get(key, False)
         if work is False:
-            plan = _plan(*key, params)
+            plan = _plan(n, whole, params)
             work = self._plans[key] = None if plan is None else _Work(plan)
         if work is None:  # a series too short for the fast path: the exact recipe is cheap there
             return _exact_powers(np.asarray(self._y[lo:]), params, wanted)
         plan = work.plan
         n_beats = len(self._y)
-        start = max(lo, 1)
+        start = lo if lo else 1
         # Each sample's piece and fraction τ of it, then value + τ·(slope − bulge·τ); past the last
         # beat the last entry holds its RR. Breaks are taken relative to the window's first beat.
-        breaks = self._brk[start:n_beats] - self._t[lo]
-        position = np.interp(plan.grid_s, breaks, self._index[: n_beats - start])
-        piece = position.astype(np.intp)
+        position = _interp(plan.grid_s, self._brk[start:n_beats] - self._t[lo], self._index[start:n_beats])
+        piece, x, tmp = work.piece, work.series, work.tmp
+        np.copyto(piece, position, casting="unsafe")  # truncation: positions are >= 0
         position -= piece
-        x = self._bulge[start:n_beats].take(piece)
+        # (take's out= is unbuffered only with mode="clip"; the pieces are in range anyway.)
+        self._bulge.take(piece, out=x, mode="clip")
         x *= position
-        np.subtract(self._slope[start:n_beats].take(piece), x, out=x)
+        np.subtract(self._slope.take(piece, out=tmp, mode="clip"), x, out=x)
         x *= position
-        x += self._value[start:n_beats].take(piece)
-        x -= x.sum() / x.size
+        x += self._value.take(piece, out=tmp, mode="clip")
+        x -= _add_reduce(x) / x.size
         # The segments, tapered, into the first half of each row of the zero-padded FFT input.
         segments = work.segments
-        x.take(plan.segment_index, out=segments, mode="clip")
         if plan.detrend != "none":
+            x.take(plan.segment_index, out=segments, mode="clip")
             segments[...] = _detrended(segments, plan.detrend)
-        segments *= plan.taper
+            segments *= plan.taper
+        elif work.strided is not None:
+            np.multiply(work.strided, plan.taper, out=segments)
+        else:
+            x.take(plan.segment_index, out=segments, mode="clip")
+            segments *= plan.taper
         if _rfft_even is None:
-            spectrum = np.fft.rfft(work.padded, axis=1)
+            work.spectrum[...] = np.fft.rfft(work.padded, axis=1)
         else:  # nfft = 2N' is even
-            spectrum = _rfft_even(work.padded, 1.0, axes=[(1,), (), (1,)], out=work.spectrum)
-        spectrum = spectrum[:, plan.first_bin : plan.stop_bin]
-        np.square(spectrum.view(np.float64), out=work.squares)
+            _rfft_even(work.padded, 1.0, axes=_AXES, out=work.spectrum)
+        np.square(work.bins, out=work.squares)
         vlf, lf, hf = (plan.weights @ work.squares_flat).tolist()
         valid = plan.valid
         return (

@@ -4,8 +4,11 @@ Every ``step_s`` of beat time it reports each trailing window (default 60 s and 
 
 * Beats first pass an RR plausibility gate, then the streaming artifact corrector (bounded
   look-ahead, so records lag the newest beat by a few beats); corrected beats lower ``quality``.
-* Time-domain indices come from running sums updated per beat (``running.py``), not recomputed;
-  frequency-domain and nonlinear indices are computed on the window's beats at each step.
+* Time-domain indices come from running sums (``running.py``), not recomputed: each step adds
+  the beats that arrived and removes those that left, one call per window rather than per beat;
+  frequency-domain indices come from each window's streaming spectrum (``spectrum_stream.py``),
+  fed only the beats that are new since its last step; nonlinear indices are computed on the
+  window's beats at each step.
 * Windows never span a gap: a beat flagged ``gap_before``, a beat whose interval does not start
   where the previous one ended, or an implausible RR ends the segment. In a new segment the
   shortest window reports from ``warmup_s`` on (``window_s`` shorter than nominal); longer
@@ -21,7 +24,6 @@ from typing import Literal, Protocol
 import numpy as np
 
 from .frequency import FrequencyDomain, FrequencyParams
-from .nonlinear import Nonlinear
 from .nonlinear import nonlinear as nonlinear_indices
 from .records import Beat, Indicators, NullReason
 from .running import RunningTimeDomain
@@ -46,6 +48,11 @@ _TIME_DOMAIN = (
 _FREQUENCY = ("vlf_ms2", "lf_ms2", "hf_ms2", "lf_hf", "lfn_nu", "hfn_nu")
 _NONLINEAR = ("dfa_alpha1", "baevsky_si", "baevsky_si_sqrt")
 _NOT_COMPUTED_REASONS = dict.fromkeys(_NOT_COMPUTED, NullReason.NOT_COMPUTED)
+_FREQUENCY_NOT_COMPUTED = dict.fromkeys(_FREQUENCY, NullReason.NOT_COMPUTED)
+_NONLINEAR_NOT_COMPUTED = dict.fromkeys(_NONLINEAR, NullReason.NOT_COMPUTED)
+_TOO_FEW_REASONS = dict.fromkeys(_TIME_DOMAIN + _FREQUENCY + _NONLINEAR, NullReason.TOO_FEW_BEATS)
+# Beats kept in the engine's lists before those behind every window are dropped.
+_COMPACT_AT = 2048
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,11 +118,16 @@ def _corrector(method: str, lookahead_beats: int) -> _Corrector:
 
 
 class _Window:
-    __slots__ = ("length_s", "lo", "n_bad", "spectrum", "stats", "steps")
+    # Beats are list indices of the engine's segment: the window holds [lo, n); its running sums
+    # cover [lo, hi) (brought up to date at each step, not per beat); its spectrum has seen the
+    # beats before ``fed``.
+    __slots__ = ("fed", "hi", "length_s", "lo", "n_bad", "spectrum", "stats", "steps")
 
     def __init__(self, length_s: float) -> None:
         self.length_s = length_s
         self.lo = 0
+        self.hi = 0
+        self.fed = 0
         self.stats = RunningTimeDomain(1000.0)
         self.n_bad = 0
         self.steps = 0
@@ -127,19 +139,24 @@ class RollingWindow:
 
     def __init__(self, device_id: str, config: WindowConfig | None = None) -> None:
         self.device_id = device_id
-        self.config = config or WindowConfig()
-        self._windows = [_Window(w) for w in self.config.windows_s]
-        self._corrector = _corrector(self.config.correction, self.config.correction_lookahead_beats)
+        self.config = cfg = config or WindowConfig()
+        self._windows = [_Window(w) for w in cfg.windows_s]
+        self._corrector = _corrector(cfg.correction, cfg.correction_lookahead_beats)
         self._pass_through = isinstance(self._corrector, _PassThrough)  # beats go straight in
-        # The segment's beats: end times and RR in numpy (for the slices handed to the spectrum and
-        # the resync), and RR, interval starts and flags in Python lists for the per-beat
-        # bookkeeping, where reading numpy scalars would cost more than the arithmetic.
-        self._t = np.empty(1024)
-        self._rr = np.empty(1024)
-        self._start_list: list[float] = []  # each beat's interval start, t − RR
+        # Read per beat: kept as plain attributes to spare the config lookups.
+        self._min_rr_ms, self._max_rr_ms = cfg.min_rr_ms, cfg.max_rr_ms
+        self._max_misalignment_s = cfg.max_misalignment_s
+        # The segment's beats in Python lists (per-beat appends and the per-step bookkeeping read
+        # them a few at a time, where numpy scalars would cost more than the arithmetic): each
+        # beat's interval start (t − RR), RR, and whether it was corrected or reported without
+        # skin contact. ``_rr`` mirrors the RR in numpy for the window slices that need an array,
+        # filled up to ``_synced`` on demand.
+        self._start_list: list[float] = []
         self._rr_list: list[float] = []
-        self._bad_list: list[bool] = []  # corrected or reported without skin contact
-        self._n = 0  # beats in the buffer
+        self._bad_list: list[bool] = []
+        self._rr = np.empty(1024)
+        self._synced = 0
+        self._compact_at = _COMPACT_AT
         self._contact: deque[bool | None] = deque()
         self._segment_start_s: float | None = None
         self._next_emit_s = 0.0
@@ -150,21 +167,18 @@ class RollingWindow:
 
     def push(self, beat: Beat) -> list[Indicators]:
         """Add the next beat (in time order); return the records it completes."""
-        cfg = self.config
         out: list[Indicators] = []
         rr_ms = beat.rr_ms
-        if not cfg.min_rr_ms <= rr_ms <= cfg.max_rr_ms:
+        if not self._min_rr_ms <= rr_ms <= self._max_rr_ms:
             self.rejected_beats += 1
             self._end_segment(out)
             return out
         t_s = beat.t_utc_s
-        interval_start_s = t_s - rr_ms / 1000.0
-        if self._segment_start_s is not None and (
-            beat.gap_before or abs(interval_start_s - self._last_raw_t_s) > cfg.max_misalignment_s
-        ):
-            self._end_segment(out)
         if self._segment_start_s is None:
-            self._start_segment(interval_start_s, rr_ms)
+            self._start_segment(t_s - rr_ms / 1000.0, rr_ms)
+        elif beat.gap_before or abs(t_s - rr_ms / 1000.0 - self._last_raw_t_s) > self._max_misalignment_s:
+            self._end_segment(out)
+            self._start_segment(t_s - rr_ms / 1000.0, rr_ms)
         self._last_raw_t_s = t_s
         if self._pass_through:
             self._accept(rr_ms, False, beat.contact, out)
@@ -187,14 +201,14 @@ class RollingWindow:
         self._segment_start_s = start_s
         self._last_clean_t_s = start_s
         self._next_emit_s = start_s + self.config.warmup_s
-        self._n = 0
         self._start_list.clear()
         self._rr_list.clear()
         self._bad_list.clear()
+        self._synced = 0
         self._contact.clear()
         self._corrector.reset()
         for w in self._windows:
-            w.lo = 0
+            w.lo = w.hi = w.fed = 0
             w.stats = RunningTimeDomain(first_rr_ms)
             w.n_bad = 0
             w.spectrum = None  # its spline must not run across the gap
@@ -212,119 +226,151 @@ class RollingWindow:
         t_s = self._last_clean_t_s + rr_ms / 1000.0
         # A beat ending on a window's edge (within float noise) belongs to that window, as at the
         # window's start, so both edges use the same 1e-9-s tolerance.
-        due_s = t_s - 1e-9
-        if self._next_emit_s < due_s:
+        if self._next_emit_s < t_s - 1e-9:
+            due_s = t_s - 1e-9
             step_s = self.config.step_s
             while self._next_emit_s < due_s:
                 out.extend(self._emit(self._next_emit_s))
                 self._next_emit_s += step_s
-        bad = corrected or contact is False
         if corrected:
             self.corrected_beats += 1
-        i = self._n
-        if i == self._t.size:
-            self._compact()
-            i = self._n
-        self._t[i] = t_s
-        self._rr[i] = rr_ms
         rr_list = self._rr_list
-        prev_ms = rr_list[-1] if i else 0.0
+        if len(rr_list) >= self._compact_at:
+            self._compact()
         self._start_list.append(t_s - rr_ms / 1000.0)
         rr_list.append(rr_ms)
-        self._bad_list.append(bad)
-        self._n = i + 1
-        for w in self._windows:
-            # Its pair with the previous beat, if that beat is in the window.
-            w.stats.add(rr_ms, prev_ms if i > w.lo else None)
-            w.n_bad += bad
+        self._bad_list.append(corrected or contact is False)
         self._last_clean_t_s = t_s
 
     def _compact(self) -> None:
+        """Drop the beats before every window (lists would otherwise grow for the whole segment)."""
         head = min(w.lo for w in self._windows)
-        keep = self._n - head
-        if keep > self._t.size // 2:  # mostly live data: grow instead
-            self._t = np.concatenate([self._t, np.empty_like(self._t)])
-            self._rr = np.concatenate([self._rr, np.empty_like(self._rr)])
-        self._t[:keep] = self._t[head : self._n]
-        self._rr[:keep] = self._rr[head : self._n]
+        # Windows holding most of the lists (very long ones) raise the bar instead.
+        self._compact_at = max(_COMPACT_AT, 2 * (len(self._rr_list) - head))
+        if head == 0:
+            return
         del self._start_list[:head], self._rr_list[:head], self._bad_list[:head]
-        self._n = keep
+        synced = self._synced - head
+        if synced > 0:
+            self._rr[:synced] = self._rr[head : self._synced]
+        self._synced = max(0, synced)
         for w in self._windows:
             w.lo -= head
+            w.hi = max(0, w.hi - head)  # hi >= lo >= head: never clipped
+            w.fed -= head  # may go negative: the spectrum then starts afresh (see _spectrum)
+
+    def _rr_array(self, lo: int, n: int) -> np.ndarray:
+        """The RR of beats ``lo … n − 1`` as a numpy view (mirroring the list up to ``n``)."""
+        synced = self._synced
+        if synced < n:
+            if n > self._rr.size:
+                grown = np.empty(2 * n)
+                grown[:synced] = self._rr[:synced]
+                self._rr = grown
+            self._rr[synced:n] = self._rr_list[synced:n]
+            self._synced = n
+        return self._rr[lo:n]
 
     # -- records --------------------------------------------------------------------------
 
     def _emit(self, end_s: float) -> list[Indicators]:
         assert self._segment_start_s is not None
         covered_s = end_s - self._segment_start_s
-        n = self._n
         starts, rr_list, bad_list = self._start_list, self._rr_list, self._bad_list
+        n = len(rr_list)
         records = []
         for k, w in enumerate(self._windows):
-            start_s = end_s - w.length_s
-            # Drop the beats whose interval starts before the window.
-            limit_s = start_s - 1e-9
+            stats = w.stats
+            # The beats that arrived since the last step join the running sums …
+            hi = w.hi
+            if hi < n:
+                stats.extend(rr_list, hi, n, w.lo)
+                w.n_bad += sum(bad_list[hi:n])
+                w.hi = n
+            # … and those whose interval starts before the window leave them.
+            limit_s = end_s - w.length_s - 1e-9
             lo = w.lo
             if lo < n and starts[lo] < limit_s:
-                stats = w.stats
-                while lo < n and starts[lo] < limit_s:
-                    stats.remove(rr_list[lo], rr_list[lo + 1] if lo + 1 < n else None)
-                    w.n_bad -= bad_list[lo]
-                    lo += 1
-                w.lo = lo
+                new_lo = lo + 1
+                while new_lo < n and starts[new_lo] < limit_s:
+                    new_lo += 1
+                stats.drop(rr_list, lo, new_lo, n)
+                w.n_bad -= sum(bad_list[lo:new_lo])
+                w.lo = lo = new_lo
             full = covered_s >= w.length_s - 1e-9
             if not full and k > 0:
                 continue  # longer windows report only when full
             w.steps += 1
             if w.steps % self.config.resync_every == 0:
-                w.stats.resync(self._rr[lo:n])
-            if w.stats.n:
-                records.append(self._record(w, max(start_s, self._segment_start_s), end_s))
+                stats.resync(self._rr_array(lo, n))
+            if stats.n:
+                records.append(self._record(w, max(end_s - w.length_s, self._segment_start_s), end_s))
         return records
 
-    def _spectrum(self, w: _Window, rr: np.ndarray) -> FrequencyDomain:
-        if w.spectrum is None:
-            w.spectrum = StreamingSpectrum(self.config.frequency)
-        return w.spectrum.update(rr, self._t[w.lo : self._n])
+    def _spectrum(self, w: _Window, n: int) -> FrequencyDomain:
+        spectrum = w.spectrum
+        if spectrum is None or w.fed < w.lo:
+            # First spectral record, or the stream fell behind the window (a step without one):
+            # start the stream's spline at the window's first beat, as a fresh window would.
+            if spectrum is None:
+                spectrum = w.spectrum = StreamingSpectrum(self.config.frequency)
+            else:
+                spectrum.reset()
+            w.fed = w.lo
+        fd = spectrum.advance(self._rr_list[w.fed : n], n - w.lo)
+        w.fed = n
+        return fd
+
+    def _frequency_values(
+        self, w: _Window, n: int, values: dict[str, float | None], reasons: dict[str, NullReason]
+    ) -> None:
+        fd = self._spectrum(w, n)
+        values["vlf_ms2"] = fd.vlf_ms2
+        values["lf_ms2"] = fd.lf_ms2
+        values["hf_ms2"] = fd.hf_ms2
+        values["lf_hf"] = fd.lf_hf
+        values["lfn_nu"] = fd.lfn_nu
+        values["hfn_nu"] = fd.hfn_nu
+        if fd.null_reasons:
+            for name, reason in fd.null_reasons.items():
+                if name in _FREQUENCY:
+                    reasons[name] = reason
 
     def _record(self, w: _Window, start_s: float, end_s: float) -> Indicators:
-        n = w.stats.n
+        n_beats = w.stats.n
         cfg = self.config
         reasons: dict[str, NullReason] = dict(_NOT_COMPUTED_REASONS)
-        enough = n >= MIN_BEATS
-        if enough:
-            values: dict[str, float | None] = w.stats.indices()  # type: ignore[assignment]
+        if n_beats < MIN_BEATS:
+            values: dict[str, float | None] = {}
+            reasons.update(_TOO_FEW_REASONS)
+            if not cfg.spectral:
+                reasons.update(_FREQUENCY_NOT_COMPUTED)
+            if not cfg.nonlinear:
+                reasons.update(_NONLINEAR_NOT_COMPUTED)
         else:
-            values = {}
-            reasons.update(dict.fromkeys(_TIME_DOMAIN, NullReason.TOO_FEW_BEATS))
-        rr = self._rr[w.lo : self._n]
-        for names, wanted, compute in (
-            (_FREQUENCY, cfg.spectral, self._spectrum),
-            (_NONLINEAR, cfg.nonlinear, _nonlinear),
-        ):
-            if not wanted:
-                reasons.update(dict.fromkeys(names, NullReason.NOT_COMPUTED))
-            elif not enough:
-                reasons.update(dict.fromkeys(names, NullReason.TOO_FEW_BEATS))
+            values = w.stats.indices()  # type: ignore[assignment]
+            n = len(self._rr_list)
+            if cfg.spectral:
+                self._frequency_values(w, n, values, reasons)
             else:
-                result = compute(w, rr)
-                for name in names:
-                    values[name] = getattr(result, name)
-                for name, reason in result.null_reasons.items():
-                    if name in names:
+                reasons.update(_FREQUENCY_NOT_COMPUTED)
+            if cfg.nonlinear:
+                nl = nonlinear_indices(self._rr_array(w.lo, n))
+                for name in _NONLINEAR:
+                    values[name] = getattr(nl, name)
+                for name, reason in nl.null_reasons.items():
+                    if name in _NONLINEAR:
                         reasons[name] = reason
+            else:
+                reasons.update(_NONLINEAR_NOT_COMPUTED)
         return Indicators(
             device_id=self.device_id,
             t_start_utc_s=float(start_s),
             t_end_utc_s=float(end_s),
             window_s=float(end_s - start_s),
             window_nominal_s=w.length_s,
-            n_beats=n,
-            quality=(n - w.n_bad) / n,
+            n_beats=n_beats,
+            quality=(n_beats - w.n_bad) / n_beats,
             null_reasons=reasons,
             **values,
         )
-
-
-def _nonlinear(_: _Window, rr: np.ndarray) -> Nonlinear:
-    return nonlinear_indices(rr)
