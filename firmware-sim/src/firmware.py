@@ -134,7 +134,10 @@ class ColmiFirmware:
         return frozenset({colmi.UART_TX_UUID})
 
     def read(self, characteristic: str, t_s: float) -> bytes:
-        raise ValueError(f"the ring has no readable characteristic {characteristic}")
+        try:  # Device Information, as a real R02 exposes it (ble.md §3); battery goes over the UART
+            return gatt.COLMI_R02_INFO.characteristics()[characteristic]
+        except KeyError:
+            raise ValueError(f"the ring has no readable characteristic {characteristic}") from None
 
     def subscribe(self, characteristic: str, t_s: float) -> StreamChanges:
         return StreamChanges()
@@ -242,11 +245,12 @@ PROFILES: dict[str, Profile] = {
     for p in (
         Profile("h10", "chest strap (Polar H10-like): HRS with RR, PMD ECG 130 Hz + accelerometer", True,
                 ("hrs+rr", "pmd:ecg", "pmd:acc", "battery", "device-information")),
-        Profile("hr_watch", "watch in HR-broadcast mode: HRS without RR", False, ("hrs", "battery")),
+        Profile("hr_watch", "watch in HR-broadcast mode: HRS without RR", False,
+                ("hrs", "battery", "device-information")),
         Profile("verity", "optical sensor (Polar Verity Sense-like): HRS, PMD PPI + accelerometer", True,
                 ("hrs", "pmd:ppi", "pmd:acc", "battery", "device-information")),
         Profile("colmi_ring", "smart ring (Colmi R02-like): 16-byte UART packets, real-time HR, log, battery",
-                False, ("uart:realtime-hr", "uart:hr-log", "uart:battery")),
+                False, ("uart:realtime-hr", "uart:hr-log", "uart:battery", "device-information")),
     )
 }  # fmt: skip
 
