@@ -32,7 +32,14 @@ def run_vagus(rr: np.ndarray) -> np.ndarray:
     engine = RollingWindow(
         "bench",
         # Time + frequency domain, as the neurokit2 side; no correction, so both see the same beats.
-        WindowConfig(windows_s=(WINDOW_S,), step_s=STEP_S, warmup_s=STEP_S, correction="none", nonlinear=False),
+        WindowConfig(
+            windows_s=(WINDOW_S,),
+            step_s=STEP_S,
+            warmup_s=STEP_S,
+            correction="none",
+            nonlinear=False,
+            breathing=False,  # not an index neurokit2's side computes
+        ),
     )
     rows = []
     t = 0.0

@@ -54,6 +54,7 @@ class NullReason(StrEnum):
     WINDOW_TOO_SHORT = "window_too_short"  # the window spans too little time for this index
     NO_VARIABILITY = "no_variability"  # undefined because every RR in the window is the same
     NOT_COMPUTED = "not_computed"  # this version of the signal core does not compute it yet
+    LOW_QUALITY = "low_quality"  # computed, but below the index's quality gate (e.g. breathing rate)
 
 
 @dataclass(frozen=True, slots=True)

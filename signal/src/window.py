@@ -23,6 +23,7 @@ from typing import Literal, Protocol
 
 import numpy as np
 
+from .breathing import breathing_rate
 from .frequency import FrequencyDomain, FrequencyParams
 from .nonlinear import nonlinear as nonlinear_indices
 from .records import Beat, Indicators, NullReason
@@ -49,6 +50,7 @@ _FREQUENCY = ("vlf_ms2", "lf_ms2", "hf_ms2", "lf_hf", "lfn_nu", "hfn_nu")
 _NONLINEAR = ("dfa_alpha1", "baevsky_si", "baevsky_si_sqrt")
 _NOT_COMPUTED_REASONS = dict.fromkeys(_NOT_COMPUTED, NullReason.NOT_COMPUTED)
 _FREQUENCY_NOT_COMPUTED = dict.fromkeys(_FREQUENCY, NullReason.NOT_COMPUTED)
+_BREATHING_MAX_WINDOW_S = 120.0
 _NONLINEAR_NOT_COMPUTED = dict.fromkeys(_NONLINEAR, NullReason.NOT_COMPUTED)
 _TOO_FEW_REASONS = dict.fromkeys(_TIME_DOMAIN + _FREQUENCY + _NONLINEAR, NullReason.TOO_FEW_BEATS)
 # Beats kept in the engine's lists before those behind every window are dropped.
@@ -76,6 +78,9 @@ class WindowConfig:
     correction_lookahead_beats: int = 4
     spectral: bool = True  # frequency-domain indices
     nonlinear: bool = True  # DFA α1 and Baevsky's stress index
+    # Breathing rate from the RSA peak (breathing.py), in windows up to 120 s long (a longer
+    # window blurs a rate that changes within minutes).
+    breathing: bool = True
     frequency: FrequencyParams = field(default_factory=FrequencyParams)
     resync_every: int = 720  # steps between exact recomputations of the running sums
 
@@ -336,6 +341,16 @@ class RollingWindow:
                 if name in _FREQUENCY:
                     reasons[name] = reason
 
+    def _breathing_value(
+        self, w: _Window, n: int, values: dict[str, float | None], reasons: dict[str, NullReason]
+    ) -> None:
+        estimate = breathing_rate(self._rr_array(w.lo, n))
+        values["breathing_rate_brpm"] = estimate.rate_brpm
+        if estimate.rate_brpm is None:
+            reasons["breathing_rate_brpm"] = estimate.reason or NullReason.LOW_QUALITY
+        else:
+            reasons.pop("breathing_rate_brpm", None)
+
     def _record(self, w: _Window, start_s: float, end_s: float) -> Indicators:
         n_beats = w.stats.n
         cfg = self.config
@@ -363,6 +378,8 @@ class RollingWindow:
                         reasons[name] = reason
             else:
                 reasons.update(_NONLINEAR_NOT_COMPUTED)
+            if cfg.breathing and w.length_s <= _BREATHING_MAX_WINDOW_S:
+                self._breathing_value(w, n, values, reasons)
         return Indicators(
             device_id=self.device_id,
             t_start_utc_s=float(start_s),
