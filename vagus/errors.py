@@ -28,6 +28,10 @@ class PayloadProblem(StrEnum):
 
     EMPTY = "empty"
     TRUNCATED = "truncated"  # a field the flags announce is cut short
+    MALFORMED = "malformed"  # bytes that break the layout (a bad length, code, BCD digit or bit width)
+    UNSUPPORTED = "unsupported"  # a well-formed message of a kind vagus does not decode (say which)
+    BAD_CHECKSUM = "bad_checksum"  # the packet's checksum does not match its bytes
+    OUT_OF_SEQUENCE = "out_of_sequence"  # a multi-packet reply arrived out of order or incomplete
 
 
 class PayloadError(VagusError):
