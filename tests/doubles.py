@@ -42,6 +42,12 @@ class ScriptedTransport:
             on_notify(characteristic, payload, self._clock.now_utc_s())
         self.done.set()
 
+    async def read(self, characteristic_uuid: str) -> bytes:
+        raise ValueError(f"the scripted transport has nothing to read at {characteristic_uuid}")
+
+    async def write(self, characteristic_uuid: str, data: bytes) -> None:
+        raise ValueError(f"the scripted transport takes no writes ({characteristic_uuid})")
+
     async def disconnect(self) -> None:
         if self._task is not None:
             self._task.cancel()

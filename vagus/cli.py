@@ -116,6 +116,14 @@ def build_parser() -> argparse.ArgumentParser:
     from vagus.sim_cli import add_sim_parser  # argparse only; the simulator loads when a verb runs
 
     add_sim_parser(commands)
+
+    from vagus.decode_cli import add_decode_parser
+
+    add_decode_parser(commands)
+
+    from vagus.scan_cli import add_scan_parser
+
+    add_scan_parser(commands)
     return parser
 
 
