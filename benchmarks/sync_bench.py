@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import secrets
 import shlex
 import shutil
@@ -88,6 +89,14 @@ def bridge_dir() -> Iterator[Path]:
         yield root
     finally:
         shutil.rmtree(root, ignore_errors=True)
+
+
+def cpu_s(pid: int) -> float:
+    """CPU seconds (user + system) a running process has used so far, from /proc/<pid>/stat (Linux):
+    a machine-independent figure, unlike records per second on 2 cores shared with the broker and the
+    database."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime (fields 14, 15)
 
 
 def count_samples(db: VictoriaMetrics, metric: str) -> int:
@@ -192,6 +201,8 @@ def bench_throughput(args: argparse.Namespace) -> dict[str, float]:
             spawned = time.perf_counter()
             bridge.start()
             ready = time.perf_counter()
+            assert bridge.proc is not None
+            cpu_at_ready = cpu_s(bridge.proc.pid)
             wait_until(
                 lambda: watcher.total() >= n,
                 timeout_s=600,
@@ -200,6 +211,7 @@ def bench_throughput(args: argparse.Namespace) -> dict[str, float]:
                 show=watcher.total,
             )
             acked = watcher.last_at
+            cpu_used = cpu_s(bridge.proc.pid) - cpu_at_ready
             wait_until(
                 lambda: count_samples(db, "indicators_hr_bpm") >= n,
                 timeout_s=120,
@@ -221,12 +233,17 @@ def bench_throughput(args: argparse.Namespace) -> dict[str, float]:
         "rate_from_spawn": n / (acked - spawned),
         "rate_steady": (n - watcher.first_upto) / max(acked - watcher.first_at, 1e-9),
         "db_visible_s": in_db - spawned,
+        "cpu_s_per_1000": 1000 * cpu_used / n,
     }
     print(f"  records written and confirmed   {n}  (VictoriaMetrics holds {stored}, no more, no less)")
     print(f"  bridge process start to ready   {result['bridge_start_s']:.2f} s")
     print(f"  spawn to last confirmation      {result['drain_s']:.2f} s  -> {result['rate_from_spawn']:,.0f} records/s")
     print(f"  first to last confirmation                -> {result['rate_steady']:,.0f} records/s (steady state)")
     print(f"  spawn to all visible in export  {result['db_visible_s']:.2f} s (polled every 0.1 s)")
+    print(
+        f"  bridge CPU (user+sys) ready->last confirmation  {cpu_used:.2f} s = "
+        f"{result['cpu_s_per_1000'] * 1000:.1f} ms per 1,000 records (-> {n / cpu_used:,.0f} records per CPU-second)"
+    )
     return result
 
 

@@ -56,7 +56,12 @@ def test_the_agent_publishes_what_it_stores(tmp_path):
                 for (t,) in con.execute("SELECT t_end_utc_s FROM indicators WHERE window_nominal_s = 60")
             }
             pending = con.execute("SELECT count(*) FROM outbox").fetchone()[0]
+            beats_queued = con.execute("SELECT count(*) FROM outbox WHERE kind = 'beats'").fetchone()[0]
+            beats_stored = con.execute("SELECT count(*) FROM beats").fetchone()[0]
         assert len(stored) > 50
+        # Raw beats are a privacy choice, off by default: the store has them, nothing took them out.
+        assert beats_stored > 100 and beats_queued == 0
+        assert db.export('{__name__=~"beats_.*"}') == []
 
         def written() -> set[int]:
             return {t for t, _ in db.samples("indicators_rmssd_ms", person="alice", window="60")}

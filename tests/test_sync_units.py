@@ -87,10 +87,11 @@ def test_intake_checks_the_topics_person():
     topics = Topics("vagus")
     payload = encode(make_summary())
     accepted = classify(topics, "vagus/alice/summary", payload, retained=False, received_utc_ms=0)
-    assert isinstance(accepted, Accepted) and accepted.point is not None
+    assert isinstance(accepted, Accepted) and len(accepted.points) == 1
     for topic, problem in [
         ("vagus/bob/summary", Problem.PERSON_MISMATCH),
-        ("vagus/alice/beats", Problem.UNKNOWN_TOPIC),
+        ("vagus/alice/raw", Problem.UNKNOWN_TOPIC),
+        ("vagus/alice/beats", Problem.INVALID),
         ("elsewhere/alice/summary", Problem.UNKNOWN_TOPIC),
         ("vagus/alice/ack", Problem.INVALID),
     ]:
@@ -101,8 +102,8 @@ def test_intake_checks_the_topics_person():
 def test_a_replayed_last_will_is_not_written_again():
     will = encode(Status(person="alice", state="offline"))
     topics = Topics("vagus")
-    assert classify(topics, "vagus/alice/status", will, retained=True, received_utc_ms=1).point is None
-    assert classify(topics, "vagus/alice/status", will, retained=False, received_utc_ms=1).point is not None
+    assert classify(topics, "vagus/alice/status", will, retained=True, received_utc_ms=1).points == ()
+    assert classify(topics, "vagus/alice/status", will, retained=False, received_utc_ms=1).points != ()
 
 
 # -- backoff ------------------------------------------------------------------------------------------
@@ -238,9 +239,11 @@ def test_agent_section_uses_the_person_as_username():
         AgentSyncSection(enabled=True)
 
 
-def test_kinds_written_by_the_bridge_have_a_point():
-    # Every kind except ack becomes a point; ack only moves confirmations.
-    assert {k for k in Kind if k is not Kind.ACK} == {Kind.SUMMARY, Kind.NUDGE, Kind.CHECKIN, Kind.STATUS}
+def test_the_bridge_subscribes_to_every_kind_it_writes():
+    # Every kind except ack becomes points; ack only moves confirmations (and is subscribed apart).
+    from vagus.sync.bridge import _WRITTEN_KINDS
+
+    assert set(_WRITTEN_KINDS) == set(Kind) - {Kind.ACK}
 
 
 def test_bridge_config_errors_say_where_the_value_came_from(tmp_path):

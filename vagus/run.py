@@ -161,7 +161,8 @@ async def run_agent(options: RunOptions, *, out: TextIO, stop_signals: Sequence[
 
 
 class _Sync:
-    """The optional MQTT publisher of summaries ([sync] enabled = true); a no-op otherwise.
+    """The optional MQTT publisher of summaries ([sync] enabled = true), and of the raw beats the store
+    keeps if the person opted in ([sync] raw_beats = true); a no-op otherwise.
 
     Sync must never stop the agent: a record the schema refuses is logged (without personal data)
     and skipped; the outbox keeps every other one until the bridge confirms it.
@@ -195,19 +196,27 @@ class _Sync:
                 resend_after_s=sync.resend_after_s,
                 max_in_flight=sync.max_in_flight,
                 agent_version=__version__,
+                raw_beats=sync.raw_beats,
+                raw_beats_interval_s=sync.raw_beats_interval_s,
             ),
             # Resend timeouts are about the network, so they run on the wall clock even in
             # accelerated simulated runs.
             clock=RealClock(),
+            # Raw beats leave the device only if the person opted in ([sync] raw_beats), and then
+            # under the same pseudonym as the summaries.
+            device_pseudonym=self._pseudonym if sync.raw_beats else None,
         )
         self._publisher.start()
         return self
+
+    def _pseudonym(self, device_id: str) -> str:
+        return pseudonymous_device_id(device_id, self._key)
 
     def submit(self, device_id: str, record: Indicators) -> None:
         if self._publisher is None:
             return
         try:
-            self._publisher.submit_summary(asdict(record), device=pseudonymous_device_id(device_id, self._key))
+            self._publisher.submit_summary(asdict(record), device=self._pseudonym(device_id))
         except SchemaError as exc:
             log.warning("a record was not queued for sync: %s", exc.problem.value)
 

@@ -14,16 +14,17 @@ publisher's thread sends and confirms, each through this object's own connection
 from __future__ import annotations
 
 import logging
+import math
 import secrets
 import sqlite3
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
 from vagus.errors import StoreError
-from vagus.sync.ports import Pending, Ticket
+from vagus.sync.ports import Pending, StoredBeat, Ticket
 
 if TYPE_CHECKING:
     from .store import Store
@@ -31,6 +32,16 @@ if TYPE_CHECKING:
 __all__ = ["DEFAULT_CAPACITY", "Outbox"]
 
 log = logging.getLogger(__name__)
+
+
+def _chunks(beats: list[StoredBeat], size: int) -> Iterator[list[StoredBeat]]:
+    """Runs of one source, cut into pieces of at most ``size`` beats."""
+    start = 0
+    for end in range(1, len(beats) + 1):
+        if end == len(beats) or end - start == size or beats[end].source != beats[start].source:
+            yield beats[start:end]
+            start = end
+
 
 # ~1 KiB per summary: 200 000 records is ~200 MB and two days of 3 devices × 2 windows every 5 s.
 DEFAULT_CAPACITY: Final = 200_000
@@ -98,22 +109,90 @@ class Outbox:
     def append(self, person: str, kind: str, make_payload: Callable[[Ticket], bytes], *, now_utc_s: float) -> Ticket:
         try:
             with self._transaction() as db:
-                stream, seq = self._stream_row(db, person)
-                low = db.execute("SELECT min(seq) FROM outbox WHERE person = ?", (person,)).fetchone()[0]
-                ticket = Ticket(person=person, stream=stream, seq=seq, settled_below=seq if low is None else int(low))
-                payload = make_payload(ticket)
-                db.execute(
-                    "INSERT INTO outbox (person, seq, kind, payload, created_utc_s) VALUES (?, ?, ?, ?, ?)",
-                    (person, seq, kind, payload, now_utc_s),
-                )
-                db.execute("UPDATE outbox_streams SET next_seq = ? WHERE person = ?", (seq + 1, person))
-                self._count += 1
-                if self._count > self._capacity:
-                    self._drop_oldest(db, self._count - self._capacity)
+                ticket = self._append_one(db, person, kind, make_payload, now_utc_s)
         except BaseException:
             with self._lock:  # rolled back: count again rather than undo the arithmetic
                 self._count = int(self._db.execute("SELECT count(*) FROM outbox").fetchone()[0])
             raise
+        assert ticket is not None  # make_payload returns bytes
+        return ticket
+
+    def append_beats(
+        self,
+        person: str,
+        kind: str,
+        make_payload: Callable[[Ticket, str, Sequence[StoredBeat]], bytes | None],
+        *,
+        now_utc_s: float,
+        max_per_record: int,
+    ) -> list[Ticket]:
+        """Take every stored beat not taken yet into the outbox (``vagus.sync.ports.BeatsOutboxPort``).
+
+        Per device, in time order: the beats after the device's cursor (all of them the first time, so
+        opting in publishes what the store still holds), in records of at most ``max_per_record`` beats
+        of one source. The records and the moved cursor commit together, so each beat enters the outbox
+        exactly once, whether the agent is killed before, during or after. Beats are expected in time
+        order per device (as the edge stores them); one stored later with an earlier time than one
+        already taken stays on the device."""
+        if max_per_record < 1:
+            raise ValueError(f"max_per_record must be >= 1, got {max_per_record}")
+        tickets: list[Ticket] = []
+        try:
+            with self._transaction() as db:
+                devices = [row[0] for row in db.execute("SELECT DISTINCT device_id FROM beats ORDER BY device_id")]
+                for device_id in devices:
+                    row = db.execute(
+                        "SELECT t_utc_s FROM outbox_beats_cursor WHERE device_id = ?", (device_id,)
+                    ).fetchone()
+                    rows = db.execute(
+                        "SELECT t_utc_s, rr_ms, source, contact, corrected, gap_before FROM beats"
+                        " WHERE device_id = ? AND t_utc_s > ? ORDER BY t_utc_s",
+                        (device_id, -math.inf if row is None else row[0]),
+                    ).fetchall()
+                    if not rows:
+                        continue
+                    beats = [
+                        StoredBeat(float(t), float(rr), str(src), None if c is None else bool(c), bool(cor), bool(gap))
+                        for t, rr, src, c, cor, gap in rows
+                    ]
+                    for chunk in _chunks(beats, max_per_record):
+                        ticket = self._append_one(
+                            db, person, kind, lambda t, c=chunk, d=device_id: make_payload(t, d, c), now_utc_s
+                        )
+                        if ticket is not None:
+                            tickets.append(ticket)
+                    db.execute(
+                        "INSERT OR REPLACE INTO outbox_beats_cursor (device_id, t_utc_s) VALUES (?, ?)",
+                        (device_id, beats[-1].t_utc_s),
+                    )
+        except BaseException:
+            with self._lock:
+                self._count = int(self._db.execute("SELECT count(*) FROM outbox").fetchone()[0])
+            raise
+        return tickets
+
+    def _append_one(
+        self,
+        db: sqlite3.Connection,
+        person: str,
+        kind: str,
+        make_payload: Callable[[Ticket], bytes | None],
+        now_utc_s: float,
+    ) -> Ticket | None:
+        stream, seq = self._stream_row(db, person)
+        low = db.execute("SELECT min(seq) FROM outbox WHERE person = ?", (person,)).fetchone()[0]
+        ticket = Ticket(person=person, stream=stream, seq=seq, settled_below=seq if low is None else int(low))
+        payload = make_payload(ticket)
+        if payload is None:
+            return None
+        db.execute(
+            "INSERT INTO outbox (person, seq, kind, payload, created_utc_s) VALUES (?, ?, ?, ?, ?)",
+            (person, seq, kind, payload, now_utc_s),
+        )
+        db.execute("UPDATE outbox_streams SET next_seq = ? WHERE person = ?", (seq + 1, person))
+        self._count += 1
+        if self._count > self._capacity:
+            self._drop_oldest(db, self._count - self._capacity)
         return ticket
 
     def _stream_row(self, db: sqlite3.Connection, person: str) -> tuple[str, int]:
@@ -125,15 +204,15 @@ class Outbox:
         return str(row[0]), int(row[1])
 
     def _drop_oldest(self, db: sqlite3.Connection, n: int) -> None:
-        # Summaries first: a nudge is rare and worth more than one of thousands of summaries.
-        victims = db.execute(
-            "SELECT person, seq FROM outbox WHERE kind = 'summary' ORDER BY created_utc_s, seq LIMIT ?", (n,)
-        ).fetchall()
-        if len(victims) < n:
-            victims += db.execute(
-                "SELECT person, seq FROM outbox WHERE kind != 'summary' ORDER BY created_utc_s, seq LIMIT ?",
-                (n - len(victims),),
-            ).fetchall()
+        # Raw beats first (the store keeps them for its retention anyway), then summaries: a nudge is
+        # rare and worth more than one of thousands of summaries.
+        victims: list[tuple[str, int]] = []
+        for where in ("kind = 'beats'", "kind = 'summary'", "kind NOT IN ('beats', 'summary')"):
+            if len(victims) < n:
+                victims += db.execute(
+                    f"SELECT person, seq FROM outbox WHERE {where} ORDER BY created_utc_s, seq LIMIT ?",
+                    (n - len(victims),),
+                ).fetchall()
         db.executemany("DELETE FROM outbox WHERE person = ? AND seq = ?", victims)
         for person, _ in victims:
             db.execute("UPDATE outbox_streams SET dropped_full = dropped_full + 1 WHERE person = ?", (person,))

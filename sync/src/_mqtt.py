@@ -9,11 +9,12 @@ stays here; the publisher and the bridge see plain dataclasses and booleans.
 from __future__ import annotations
 
 import logging
+import struct
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import Enum
-from typing import Any
+from typing import Any, Final
 
 import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
@@ -64,20 +65,74 @@ class _PahoLog(logging.LoggerAdapter):  # type: ignore[type-arg]
         super().__init__(logging.getLogger(f"{__name__}.paho"), {})
 
     def log(self, level: int, msg: object, *args: object, **kwargs: Any) -> None:
+        # paho logs two DEBUG lines per message received; at INFO they are dropped here, cheaply.
+        if not self.logger.isEnabledFor(level):
+            return
         if str(msg).startswith("Client is not connected"):
             level = logging.DEBUG
         super().log(level, msg, *args, **kwargs)
 
 
+_PUBACK: Final = 0x40  # MQTT control packet type 4 (PUBACK), flags 0
+_PUBACK_PACKET: Final = struct.Struct("!BBH")
+_READ_CHUNK: Final = 65_536
+
+
 class _Client(paho.Client):
-    """paho's client, saying why a connection attempt failed (paho logs only "retrying", at DEBUG)."""
+    """paho's client, saying why a connection attempt failed (paho logs only "retrying", at DEBUG), and
+    cheaper per message for the bridge (both measured: docs/sync.md, "Benchmarks").
+
+    - paho 2.2 reads a packet with one ``recv`` for the command byte, one per length byte and one for
+      the rest, and a single packet per wake-up of its network thread: about four system calls per
+      message. Here one ``recv`` fills a buffer and ``loop_read`` handles every complete packet in it.
+      The buffer is always drained before ``loop_read`` returns, so no packet waits in it for the
+      socket to become readable again; a partial packet stays in paho's own reading state, as before.
+    - ``ack_many`` queues the PUBACKs of a whole batch as one write instead of one write (and one
+      wake-up of the network thread) per message.
+    Both rely on paho 2.x internals (``_sock_recv``, ``loop_read``, ``_packet_queue``), pinned by the
+    requirements and covered by the sync tests.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._rbuf = b""
+        self._rpos = 0
 
     def reconnect(self) -> MQTTErrorCode:
+        self._rbuf, self._rpos = b"", 0  # bytes of a lost connection mean nothing on the next one
         try:
             return super().reconnect()
         except OSError as exc:  # refused, unreachable, TLS certificate not verified, …
             log.warning("cannot connect to the MQTT broker %s:%d (%s); retrying", self.host, self.port, exc)
             raise
+
+    def _sock_recv(self, bufsize: int) -> bytes:
+        if self._rpos >= len(self._rbuf):
+            data = super()._sock_recv(max(bufsize, _READ_CHUNK))  # BlockingIOError: nothing there yet
+            if len(data) <= bufsize:
+                self._rbuf, self._rpos = b"", 0
+                return data  # b"" is the peer closing: paho sees it as before
+            self._rbuf, self._rpos = data, 0
+        start = self._rpos
+        self._rpos = end = min(start + bufsize, len(self._rbuf))
+        return self._rbuf[start:end]
+
+    def loop_read(self, max_packets: int = 1) -> MQTTErrorCode:
+        rc = super().loop_read(max_packets)
+        while rc == MQTTErrorCode.MQTT_ERR_SUCCESS and self._rpos < len(self._rbuf) and self._sock is not None:
+            rc = super().loop_read(1)
+        return rc
+
+    def ack_many(self, mids: Sequence[int]) -> MQTTErrorCode:
+        """PUBACK every QoS 1 message id in ``mids``, in that order, in one write."""
+        if not mids:
+            return MQTTErrorCode.MQTT_ERR_SUCCESS
+        if self._sock is None:
+            return MQTTErrorCode.MQTT_ERR_NO_CONN
+        # A PUBACK is its type, remaining length 2, and the message id (MQTT 3.1.1 §3.4; v5 §3.4 allows
+        # leaving out the reason code when it is "Success").
+        blob = b"".join([_PUBACK_PACKET.pack(_PUBACK, 2, mid) for mid in mids])
+        return self._packet_queue(_PUBACK, blob, 0, 0)
 
 
 class MqttLink:
@@ -189,6 +244,21 @@ class MqttLink:
         if message.generation != self._generation or not self.connected:
             return False
         return self._client.ack(message.mid, message.qos) == MQTTErrorCode.MQTT_ERR_SUCCESS
+
+    def ack_all(self, messages: Sequence[Inbound]) -> int:
+        """Acknowledge ``messages`` in their order, in one write; return how many were skipped because
+        their connection is gone (they will be redelivered). QoS 0 messages need no acknowledgement."""
+        generation = self._generation
+        if not self.connected:
+            return sum(1 for m in messages if m.qos > 0)
+        mids = [m.mid for m in messages if m.qos == 1 and m.generation == generation]
+        skipped = sum(1 for m in messages if m.qos > 0 and (m.qos != 1 or m.generation != generation))
+        for m in messages:  # QoS 2 is not used by vagus; acknowledge it the slow way if it ever comes
+            if m.qos == 2 and m.generation == generation:
+                skipped -= self._client.ack(m.mid, 2) == MQTTErrorCode.MQTT_ERR_SUCCESS
+        if self._client.ack_many(mids) != MQTTErrorCode.MQTT_ERR_SUCCESS:
+            return skipped + len(mids)
+        return skipped
 
     # -- paho callbacks (network thread) -----------------------------------------------------------
 

@@ -36,7 +36,7 @@ from .confirmations import Confirmations
 from .deadletter import DeadLetter, DeadLetters
 from .errors import Problem
 from .intake import Refused, classify
-from .schema import Ack, Nudge, Summary, encode
+from .schema import SEQUENCED_TYPES, Ack, Beats, Nudge, Summary, encode
 from .settings import BridgeConfig, bucket_for, influx_target, load_bridge_config, mqtt_endpoint
 from .topics import QOS, RETAIN, Kind, Topics
 
@@ -44,7 +44,7 @@ __all__ = ["Bridge", "BridgeCounters", "main"]
 
 log = logging.getLogger(__name__)
 
-_WRITTEN_KINDS = (Kind.SUMMARY, Kind.NUDGE, Kind.CHECKIN, Kind.STATUS)
+_WRITTEN_KINDS = (Kind.SUMMARY, Kind.NUDGE, Kind.CHECKIN, Kind.STATUS, Kind.BEATS)
 _STATS_EVERY_S = 60.0
 
 
@@ -61,7 +61,7 @@ class BridgeCounters:
 @dataclass(frozen=True, slots=True)
 class _Entry:
     inbound: Inbound
-    line: str
+    line: str  # line protocol: one line, or several for a Beats message (one per beat)
 
 
 class Bridge:
@@ -151,7 +151,14 @@ class Bridge:
             return []
         deadline = time.monotonic() + self._config.bridge.flush_interval_s
         limit = self._config.bridge.batch_max
+        get_nowait = self._inbox.get_nowait
         while len(batch) < limit and not stop.is_set():
+            try:  # what is already there, without a timed wait per message
+                while len(batch) < limit:
+                    batch.append(get_nowait())
+                break
+            except queue.Empty:
+                pass
             remaining_s = deadline - time.monotonic()
             if remaining_s <= 0:
                 break
@@ -167,7 +174,7 @@ class Bridge:
         received_utc_ms = round(now_s * 1000)
         letters: list[DeadLetter] = []
         by_bucket: dict[str, list[_Entry]] = {}
-        sequenced: list[Summary | Nudge] = []
+        sequenced: list[Summary | Nudge | Beats] = []
         observed: list[Ack] = []
         for inbound in batch:
             outcome = classify(
@@ -180,18 +187,18 @@ class Bridge:
             if isinstance(message, Ack):
                 observed.append(message)
                 continue
-            if outcome.point is not None:
+            points = outcome.points
+            if points:
+                line = points[0].line() if len(points) == 1 else "\n".join([p.line() for p in points])
                 bucket = bucket_for(self._config.influx.bucket, message.person)
-                by_bucket.setdefault(bucket, []).append(_Entry(inbound, outcome.point.line()))
-            if isinstance(message, Summary | Nudge):
+                by_bucket.setdefault(bucket, []).append(_Entry(inbound, line))
+            if isinstance(message, SEQUENCED_TYPES):
                 sequenced.append(message)
         if not self._store(by_bucket, letters, now_s, stop):
             return  # stopping with the database down: nothing acknowledged, the broker keeps it all
         # Receive order, as MQTT expects. A message of a lost connection is redelivered (and rewritten,
         # which overwrites itself), so it is not acknowledged here.
-        for inbound in batch:
-            if inbound.qos > 0 and not self._link.ack(inbound):
-                self.counters.mqtt_acks_skipped += 1
+        self.counters.mqtt_acks_skipped += self._link.ack_all(batch)
         for message in sequenced:
             self._confirmations.written(message.person, message.stream, message.seq, message.settled_below)
         for ack in observed:
@@ -236,7 +243,7 @@ class Bridge:
         """Write ``entries``; where the database refuses the batch, halve it to find the refused points."""
         try:
             self._writer.write(bucket, [e.line for e in entries])
-            return len(entries)
+            return sum(e.line.count("\n") + 1 for e in entries)  # points: a Beats message is several
         except WriteRejected as exc:
             if len(entries) == 1:
                 inbound = entries[0].inbound

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .errors import Problem, SchemaError, TopicError
-from .points import Point, point_of
+from .points import Point, points_of
 from .schema import Message, Status, decode
 from .topics import Topics
 
@@ -20,7 +20,7 @@ __all__ = ["Accepted", "Refused", "classify"]
 @dataclass(frozen=True, slots=True)
 class Accepted:
     message: Message
-    point: Point | None  # None: nothing to write (an ack, or a replayed timeless status)
+    points: tuple[Point, ...]  # empty: nothing to write (an ack, or a replayed timeless status)
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,5 +44,5 @@ def classify(topics: Topics, topic: str, payload: bytes, *, retained: bool, rece
     if isinstance(message, Status) and message.t_utc_ms is None and retained:
         # A last will has no time of its own; replayed as a retained message on a new subscription it
         # would be stamped again with a new time. Live, it is stamped once, when it arrives.
-        return Accepted(message, None)
-    return Accepted(message, point_of(message, received_utc_ms=received_utc_ms))
+        return Accepted(message, ())
+    return Accepted(message, points_of(message, received_utc_ms=received_utc_ms))

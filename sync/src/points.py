@@ -10,17 +10,39 @@ strings (InfluxDB would index nothing, VictoriaMetrics stores a string field as 
 from __future__ import annotations
 
 import functools
+import operator
 from dataclasses import dataclass
 from typing import Final
 
-from .schema import CATEGORICAL_FIELDS, INDICATOR_FIELDS, NUDGE_CODES, Ack, Checkin, Message, Nudge, Status, Summary
+from .schema import (
+    BEAT_SOURCE_CODES,
+    CATEGORICAL_FIELDS,
+    INDICATOR_FIELDS,
+    NUDGE_CODES,
+    Ack,
+    Beats,
+    Checkin,
+    Message,
+    Nudge,
+    Status,
+    Summary,
+)
 
-__all__ = ["CHECKIN_MEASUREMENT", "NUDGE_MEASUREMENT", "STATUS_MEASUREMENT", "Point", "point_of"]
+__all__ = [
+    "BEATS_MEASUREMENT",
+    "CHECKIN_MEASUREMENT",
+    "NUDGE_MEASUREMENT",
+    "STATUS_MEASUREMENT",
+    "Point",
+    "point_of",
+    "points_of",
+]
 
 # A summary's measurement is its record kind (Summary.kind, "indicators").
 NUDGE_MEASUREMENT: Final = "nudge"
 CHECKIN_MEASUREMENT: Final = "checkin"
 STATUS_MEASUREMENT: Final = "agent_status"
+BEATS_MEASUREMENT: Final = "beats"
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,15 +54,36 @@ class Point:
 
     def line(self) -> str:
         """The point in line protocol with millisecond precision."""
-        tags = "".join(f",{_escape_key(k)}={_escape_key(v)}" for k, v in sorted(self.tags))
-        fields = ",".join(f"{_escape_key(k)}={_number(v)}" for k, v in self.fields)
-        return f"{_escape_measurement(self.measurement)}{tags} {fields} {self.t_utc_ms}"
+        # The bridge builds one line per message: the common cases (float, int) are formatted inline.
+        fields = ",".join(
+            [
+                f"{_escape_key(k)}={v!r}"
+                if v.__class__ is float
+                else f"{_escape_key(k)}={v}i"
+                if v.__class__ is int
+                else f"{_escape_key(k)}={_number(v)}"
+                for k, v in self.fields
+            ]
+        )
+        return f"{_series(self.measurement, self.tags)} {fields} {self.t_utc_ms}"
+
+
+def points_of(message: Message, *, received_utc_ms: int) -> tuple[Point, ...]:
+    """Every point a message is written as: one per beat of a ``Beats`` message, none for an ack,
+    else the one of ``point_of``."""
+    if isinstance(message, Beats):
+        return _beats(message)
+    point = point_of(message, received_utc_ms=received_utc_ms)
+    return () if point is None else (point,)
 
 
 def point_of(message: Message, *, received_utc_ms: int) -> Point | None:
     """The point a message is written as; ``None`` for messages that are not written (acks).
 
-    ``received_utc_ms`` stamps a status that carries no time of its own (the last will)."""
+    ``received_utc_ms`` stamps a status that carries no time of its own (the last will). A ``Beats``
+    message is many points: ``points_of``."""
+    if isinstance(message, Beats):
+        raise TypeError("a Beats message is one point per beat: use points_of")
     if isinstance(message, Summary):
         return _summary(message)
     if isinstance(message, Nudge):
@@ -65,17 +108,36 @@ def point_of(message: Message, *, received_utc_ms: int) -> Point | None:
     raise TypeError(f"not a vagus message: {type(message).__name__}")
 
 
+_SUMMARY_NUMBERS: Final = ("quality", "window_s", "n_beats", *INDICATOR_FIELDS)
+_summary_numbers = operator.attrgetter(*_SUMMARY_NUMBERS)
+_summary_categories = operator.attrgetter(*CATEGORICAL_FIELDS)
+_CATEGORY_CODES: Final = tuple((f"{name}_code", codes) for name, codes in CATEGORICAL_FIELDS.items())
+
+
 def _summary(s: Summary) -> Point:
     tags = (("person", s.person), ("device", s.device), ("window", _window_tag(s.window_nominal_s)))
-    fields: list[tuple[str, float | int]] = [("quality", s.quality), ("window_s", s.window_s), ("n_beats", s.n_beats)]
-    fields += [(name, value) for name in INDICATOR_FIELDS if (value := getattr(s, name)) is not None]
-    for name, codes in CATEGORICAL_FIELDS.items():
-        value = getattr(s, name)
+    fields: list[tuple[str, float | int]] = [
+        (name, value) for name, value in zip(_SUMMARY_NUMBERS, _summary_numbers(s), strict=True) if value is not None
+    ]
+    for (name, codes), value in zip(_CATEGORY_CODES, _summary_categories(s), strict=True):
         if value is not None:
-            fields.append((f"{name}_code", codes[value]))
+            fields.append((name, codes[value]))
     return Point(s.kind, tags, tuple(fields), s.t_end_utc_ms)  # one measurement per kind of record
 
 
+def _beats(b: Beats) -> tuple[Point, ...]:
+    # One point per beat at its own time, keyed (beats, person, device, time): a re-sent batch lands
+    # on the same keys and overwrites itself. The source is a field, so a device changing its source
+    # never splits its series.
+    tags = (("person", b.person), ("device", b.device))
+    source = BEAT_SOURCE_CODES[b.source]
+    return tuple(
+        Point(BEATS_MEASUREMENT, tags, (("rr_ms", rr_ms), ("flags", flags), ("source_code", source)), t_utc_ms)
+        for t_utc_ms, rr_ms, flags in zip(b.t_utc_ms, b.rr_ms, b.flags, strict=True)
+    )
+
+
+@functools.lru_cache(maxsize=64)
 def _window_tag(window_s: float) -> str:
     """ "60" for a 60-s window, so dashboards filter on window="60", not "60.0"."""
     return str(int(window_s)) if window_s.is_integer() else repr(window_s)
@@ -88,6 +150,12 @@ def _number(value: float | int) -> str:
 
 
 # Keys and tag values repeat from point to point (field names, people, devices): cache their escaped form.
+@functools.lru_cache(maxsize=4096)
+def _series(measurement: str, tags: tuple[tuple[str, str], ...]) -> str:
+    """``measurement,tag=value,…`` with the tags sorted (as InfluxDB stores them)."""
+    return _escape_measurement(measurement) + "".join(f",{_escape_key(k)}={_escape_key(v)}" for k, v in sorted(tags))
+
+
 @functools.lru_cache(maxsize=4096)
 def _escape_measurement(text: str) -> str:
     return text.replace("\\", "\\\\").replace(",", "\\,").replace(" ", "\\ ")

@@ -3,11 +3,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
-__all__ = ["OutboxPort", "Pending", "Ticket"]
+__all__ = ["BeatsOutboxPort", "OutboxPort", "Pending", "StoredBeat", "Ticket"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,4 +58,35 @@ class OutboxPort(Protocol):
 
     def stream(self, person: str) -> str:
         """The stream id of ``person``'s sequence in this outbox."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class StoredBeat:
+    """A beat as the edge stored it (``vagus.signal.Beat`` without its device id)."""
+
+    t_utc_s: float
+    rr_ms: float
+    source: str  # vagus.signal.BeatSource value
+    contact: bool | None
+    corrected: bool
+    gap_before: bool
+
+
+@runtime_checkable
+class BeatsOutboxPort(Protocol):
+    def append_beats(
+        self,
+        person: str,
+        kind: str,
+        make_payload: Callable[[Ticket, str, Sequence[StoredBeat]], bytes | None],
+        *,
+        now_utc_s: float,
+        max_per_record: int,
+    ) -> list[Ticket]:
+        """Move every stored beat not yet taken into the outbox, per device in time order, as records
+        of at most ``max_per_record`` beats of one source, in one transaction with the edge's cursor.
+
+        ``make_payload(ticket, device_id, beats)`` builds a record (``device_id`` is the local id, to be
+        pseudonymised); ``None`` skips those beats without using a seq."""
         ...

@@ -14,15 +14,27 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+import time
 from collections import OrderedDict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
 from ._mqtt import Inbound, MqttLink, MqttProtocol, Will
 from .errors import SchemaError
-from .ports import OutboxPort, Ticket
-from .schema import Ack, Nudge, NudgeKind, Status, decode, encode, summary_from_mapping
+from .ports import BeatsOutboxPort, OutboxPort, StoredBeat, Ticket
+from .schema import (
+    MAX_BEATS_PER_MESSAGE,
+    Ack,
+    Beats,
+    Nudge,
+    NudgeKind,
+    Status,
+    beat_flags,
+    decode,
+    encode,
+    summary_from_mapping,
+)
 from .settings import Endpoint
 from .topics import QOS, RETAIN, Kind, Topics, check_person
 
@@ -44,9 +56,15 @@ class PublisherSettings:
     max_in_flight: int = 200  # unconfirmed records sent and not yet timed out
     pump_interval_s: float = 0.5  # wall seconds between checks for due records when nothing wakes the thread
     agent_version: str | None = None
+    # Raw beats are published only if the person opted in ([sync] raw_beats): then every this many wall
+    # seconds (and on stop) the beats stored since the last time enter the outbox.
+    raw_beats: bool = False
+    raw_beats_interval_s: float = 30.0
 
     def __post_init__(self) -> None:
         check_person(self.person)
+        if not self.raw_beats_interval_s > 0:
+            raise ValueError(f"raw_beats_interval_s must be > 0, got {self.raw_beats_interval_s}")
         if not self.resend_after_s > 0:
             raise ValueError(f"resend_after_s must be > 0, got {self.resend_after_s}")
         if self.max_in_flight < 1:
@@ -60,6 +78,8 @@ class PublisherCounters:
     confirmed: int = 0  # records deleted from the outbox on the bridge's ack
     refused: int = 0  # PUBACKs with a failure reason (e.g. "Not authorized": the ACL)
     bad_acks: int = 0  # ack messages that failed validation
+    beats_queued: int = 0  # raw beats taken into the outbox (opt-in)
+    beats_skipped: int = 0  # raw beats the schema refused (logged with counts only), or a second one in a ms
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,7 +107,15 @@ class Publisher:
         endpoint: Endpoint,
         settings: PublisherSettings,
         clock: NowClock,
+        device_pseudonym: Callable[[str], str] | None = None,
     ) -> None:
+        """``device_pseudonym`` turns a stored beat's device id into the id that is published
+        (``schema.pseudonymous_device_id`` with the edge's key); required with ``settings.raw_beats``,
+        and then ``outbox`` must also be a ``BeatsOutboxPort``."""
+        if settings.raw_beats and (device_pseudonym is None or not isinstance(outbox, BeatsOutboxPort)):
+            raise ValueError("raw beats need a device_pseudonym function and an outbox that stores beats")
+        self._device_pseudonym = device_pseudonym
+        self._next_beats_s = time.monotonic() + settings.raw_beats_interval_s
         self._outbox = outbox
         self._settings = settings
         self._clock = clock
@@ -155,6 +183,60 @@ class Publisher:
 
         return self._append(Kind.NUDGE, build)
 
+    def submit_beats(self) -> int:
+        """Take the beats stored since the last call into the outbox (opt-in: ``settings.raw_beats``);
+        return how many. Called by the sending thread every ``raw_beats_interval_s`` and on ``stop``."""
+        if not self._settings.raw_beats:
+            return 0
+        assert isinstance(self._outbox, BeatsOutboxPort) and self._device_pseudonym is not None
+        pseudonym = self._device_pseudonym
+        queued = 0
+
+        def build(ticket: Ticket, device_id: str, beats: Sequence[StoredBeat]) -> bytes | None:
+            nonlocal queued
+            times, rrs, flags = [], [], []
+            for beat in beats:
+                t_ms = round(beat.t_utc_s * 1000)
+                if times and t_ms <= times[-1]:
+                    continue  # two beats in one ms (the database's key): not a heartbeat, dropped
+                times.append(t_ms)
+                rrs.append(beat.rr_ms)
+                flags.append(beat_flags(gap_before=beat.gap_before, corrected=beat.corrected, contact=beat.contact))
+            self.counters.beats_skipped += len(beats) - len(times)
+            try:
+                payload = encode(
+                    Beats(
+                        person=self._person,
+                        stream=ticket.stream,
+                        seq=ticket.seq,
+                        settled_below=ticket.settled_below,
+                        device=pseudonym(device_id),
+                        source=beats[0].source,  # type: ignore[arg-type]  # validated by encode
+                        t_utc_ms=tuple(times),
+                        rr_ms=tuple(rrs),
+                        flags=tuple(flags),
+                    )
+                )
+            except (SchemaError, ValueError) as exc:
+                # Never stop the export on one bad batch: it would hold back every later beat.
+                self.counters.beats_skipped += len(times)
+                log.warning("%d raw beats were not queued for sync: %s", len(times), exc)
+                return None
+            queued += len(times)
+            return payload
+
+        self._outbox.append_beats(
+            self._person,
+            Kind.BEATS.value,
+            build,
+            now_utc_s=self._clock.now_utc_s(),
+            max_per_record=MAX_BEATS_PER_MESSAGE,
+        )
+        self.counters.beats_queued += queued
+        if queued:
+            self._wake.set()
+        return queued
+
     def _append(self, kind: Kind, build: Callable[[Ticket], bytes]) -> Ticket:
         ticket = self._outbox.append(self._person, kind.value, build, now_utc_s=self._clock.now_utc_s())
         self._wake.set()
@@ -174,6 +256,10 @@ class Publisher:
         self._wake.set()
         if self._thread is not None:
             self._thread.join(timeout_s)
+        try:  # the beats stored until now wait in the outbox for the next run
+            self.submit_beats()
+        except Exception:
+            log.exception("the raw beats stored last were not queued for sync; the next run takes them")
         if self._link.connected:
             self._publish_status("offline")
         self._link.stop()
@@ -192,6 +278,9 @@ class Publisher:
             self._wake.wait(self._settings.pump_interval_s)
             self._wake.clear()
             try:
+                if self._settings.raw_beats and time.monotonic() >= self._next_beats_s:
+                    self._next_beats_s = time.monotonic() + self._settings.raw_beats_interval_s
+                    self.submit_beats()
                 self.pump()
             except Exception:  # keep sending: one failure (a locked store?) must not end sync for good
                 log.exception("the sync publisher failed a round; trying again")

@@ -12,33 +12,42 @@ edge turns its ``Indicators`` record into a plain mapping (``summary_from_mappin
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import math
-from collections.abc import Mapping
+import operator
+from collections.abc import Callable, Mapping
 from typing import Annotated, Final, Literal, TypeAlias
 
 import msgspec
+import msgspec.inspect
 
 from .errors import Problem, SchemaError
 from .topics import PERSON_PATTERN, Kind
 
 __all__ = [
     "ACTIVITY_STATE_CODES",
+    "BEAT_FLAGS",
+    "BEAT_SOURCE_CODES",
     "CATEGORICAL_FIELDS",
     "GATE_REASON_CODES",
     "INDICATOR_FIELDS",
+    "MAX_BEATS_PER_MESSAGE",
     "MAX_PAYLOAD_BYTES",
     "MESSAGE_TYPES",
     "NUDGE_CODES",
     "SCHEMA_VERSION",
+    "SEQUENCED_TYPES",
     "STRESS_LEVEL_CODES",
     "Ack",
+    "Beats",
     "Checkin",
     "Message",
     "Nudge",
     "Status",
     "Summary",
+    "beat_flags",
     "decode",
     "encode",
     "pseudonymous_device_id",
@@ -104,13 +113,39 @@ CATEGORICAL_FIELDS: Final = {
 
 
 def _check_finite(message: msgspec.Struct) -> None:
-    # astuple is C code: this runs for every message the bridge receives.
-    for name, value in zip(message.__struct_fields__, msgspec.structs.astuple(message), strict=True):
+    # Runs for every message the bridge receives (__post_init__ runs on decoding too), so the common
+    # case is one C-level pass: the sum of the numbers is finite only if each of them is (None and 0
+    # are left out by filter). Only when it is not — a non-finite value, or finite ones whose sum
+    # overflows — are the fields looked at one by one. (JSON cannot carry NaN or ±inf, and msgspec
+    # refuses numbers out of range: the check is for messages built on the edge.)
+    values = msgspec.structs.astuple(message)
+    try:
+        if math.isfinite(sum(filter(None, _numbers_of(message.__class__)(values)))):
+            return
+    except TypeError:  # a non-number where a number was expected: the field check below says which
+        pass
+    for name, value in zip(message.__struct_fields__, values, strict=True):
         if value.__class__ is float and not math.isfinite(value):
             raise ValueError(f"`{name}` must be a finite number, got {value}")
 
 
-class _Base(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
+@functools.cache
+def _numbers_of(cls: type[msgspec.Struct]) -> Callable[[tuple[object, ...]], tuple[object, ...]]:
+    """Picks the numeric fields (int, float, or either or None) out of ``astuple`` of a ``cls``."""
+    numeric = []
+    for index, field in enumerate(msgspec.inspect.type_info(cls).fields):  # type: ignore[attr-defined]
+        types = field.type.types if isinstance(field.type, msgspec.inspect.UnionType) else (field.type,)
+        if any(isinstance(t, msgspec.inspect.FloatType | msgspec.inspect.IntType) for t in types):
+            numeric.append(index)
+    if len(numeric) < 2:  # itemgetter of one index returns the item, not a tuple
+        return lambda values: tuple(values[i] for i in numeric)
+    return operator.itemgetter(*numeric)
+
+
+# gc=False: messages hold only strings, numbers and tuples of them, so they can never be part of a
+# reference cycle; the bridge makes thousands per second, and tracking them only makes the collector
+# run more often.
+class _Base(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True, gc=False):
     v: Literal[1] = 1
 
 
@@ -176,6 +211,50 @@ class Nudge(_Sequenced, frozen=True, kw_only=True):
     stress_score: float | None = None
 
 
+# Raw beats (opt-in). A message holds at most this many: 30 s of beats at 240 bpm. Even at the widest
+# values the schema allows (16-digit times, 22-character floats) that is under 5.5 KiB, so a batch can
+# never be refused for its size (a test builds the worst case).
+MAX_BEATS_PER_MESSAGE: Final = 120
+# A beat's booleans as one integer field (bit values; append-only). Contact is three-valued: "reported"
+# says whether the sensor reports contact at all, "in contact" is its value when it does.
+BEAT_FLAGS: Final[dict[str, int]] = {"gap_before": 1, "corrected": 2, "contact_reported": 4, "in_contact": 8}
+# Where the RR intervals came from (vagus.signal.BeatSource; a test checks they agree). Codes as above.
+BeatSource: TypeAlias = Literal["hrs", "pmd_ppi", "ecg", "file"]
+BEAT_SOURCE_CODES: Final[dict[str, int]] = {"hrs": 1, "pmd_ppi": 2, "ecg": 3, "file": 4}
+# RR in ms: 0 to a uint16 of milliseconds (Polar PMD PPI) — the widest any source reports.
+RrMs = Annotated[float, msgspec.Meta(ge=0, le=65_535)]
+BeatFlags = Annotated[int, msgspec.Meta(ge=0, le=15)]
+_BeatColumn = msgspec.Meta(min_length=1, max_length=MAX_BEATS_PER_MESSAGE)
+
+
+def beat_flags(*, gap_before: bool, corrected: bool, contact: bool | None) -> int:
+    """The ``flags`` integer of one beat (``BEAT_FLAGS``)."""
+    flags = BEAT_FLAGS["gap_before"] * gap_before + BEAT_FLAGS["corrected"] * corrected
+    if contact is not None:
+        flags += BEAT_FLAGS["contact_reported"] + BEAT_FLAGS["in_contact"] * contact
+    return flags
+
+
+class Beats(_Sequenced, frozen=True, kw_only=True):
+    """Consecutive raw beats of one device, from the outbox like a summary; sent only when the person
+    opted in (``[sync] raw_beats``). Columns, one entry per beat: the time the RR interval ends
+    (integer ms, strictly increasing), the interval, and its flags."""
+
+    device: Device
+    source: BeatSource
+    t_utc_ms: Annotated[tuple[EpochMs, ...], _BeatColumn]
+    rr_ms: Annotated[tuple[RrMs, ...], _BeatColumn]
+    flags: Annotated[tuple[BeatFlags, ...], _BeatColumn]
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if not len(self.t_utc_ms) == len(self.rr_ms) == len(self.flags):
+            raise ValueError("`t_utc_ms`, `rr_ms` and `flags` must have one entry per beat")
+        # The database keys a beat by its millisecond: two beats in one would be one point.
+        if any(b <= a for a, b in zip(self.t_utc_ms, self.t_utc_ms[1:], strict=False)):
+            raise ValueError("`t_utc_ms` must be strictly increasing")
+
+
 class Checkin(_Base, frozen=True, kw_only=True):
     """The person's answer to a nudge or a self-report, from a companion app or Home Assistant.
 
@@ -208,9 +287,12 @@ class Ack(_Base, frozen=True, kw_only=True):
     upto_seq: Annotated[int, msgspec.Meta(ge=0, le=2**53)]
 
 
-Message: TypeAlias = Summary | Nudge | Checkin | Status | Ack
+Message: TypeAlias = Summary | Nudge | Beats | Checkin | Status | Ack
+# Messages from an agent's outbox: the bridge counts their seqs into its acks.
+SEQUENCED_TYPES: Final = (Summary, Nudge, Beats)
 MESSAGE_TYPES: Final[dict[Kind, type[Message]]] = {
     Kind.SUMMARY: Summary,
+    Kind.BEATS: Beats,
     Kind.NUDGE: Nudge,
     Kind.CHECKIN: Checkin,
     Kind.STATUS: Status,

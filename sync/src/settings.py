@@ -141,6 +141,10 @@ class AgentSyncSection(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     resend_after_s: PositiveSeconds = 30.0
     max_in_flight: Annotated[int, msgspec.Meta(ge=1, le=10_000)] = 200
     outbox_capacity: Annotated[int, msgspec.Meta(ge=100)] = 200_000
+    # A privacy choice, off unless the person opts in: also publish the raw beats (every RR interval,
+    # with its time) that the store keeps, not only the summaries (docs/sync.md, "Raw beats").
+    raw_beats: bool = False
+    raw_beats_interval_s: Annotated[float, msgspec.Meta(ge=1, le=3600)] = 30.0
 
     def __post_init__(self) -> None:
         if self.enabled and not self.person:

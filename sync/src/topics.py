@@ -1,12 +1,13 @@
 """The topic table: every MQTT topic vagus uses, under one configurable prefix, one subtree per person.
 
-``<prefix>/<person>/<kind>`` with kind one of status, summary, nudge, checkin, ack. The QoS and retain
+``<prefix>/<person>/<kind>`` with kind one of status, summary, nudge, checkin, ack, beats. The QoS and retain
 flag of each kind live here too, so publisher and bridge cannot disagree. docs/topics.md is the table
 for people (publishers, subscribers and the Mosquitto ACL line of each topic).
 """
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from enum import StrEnum
@@ -40,6 +41,7 @@ class Kind(StrEnum):
     NUDGE = "nudge"  # a suggestion sent to the person (e.g. slow breathing)
     CHECKIN = "checkin"  # the person's answer, from a companion app or Home Assistant
     ACK = "ack"  # the bridge's write confirmation (highest contiguous seq written)
+    BEATS = "beats"  # raw beats of one device, only if the person opted in ([sync] raw_beats)
 
 
 QOS: Final[dict[Kind, int]] = {kind: 1 for kind in Kind}
@@ -51,6 +53,7 @@ RETAIN: Final[dict[Kind, bool]] = {
     Kind.NUDGE: False,
     Kind.CHECKIN: False,
     Kind.ACK: True,
+    Kind.BEATS: False,
 }
 
 
@@ -91,14 +94,21 @@ class Topics:
 
     def parse(self, topic: str) -> tuple[str, Kind]:
         """``(person, kind)`` of a topic under this prefix; ``TopicError`` for anything else."""
-        head = self.prefix + "/"
-        if not topic.startswith(head):
-            raise TopicError(f"topic {topic!r} is not under the prefix {self.prefix!r}")
-        parts = topic[len(head) :].split("/")
-        if len(parts) != 2:
-            raise TopicError(f"topic {topic!r} is not {self.prefix}/<person>/<kind>")
-        person, kind = parts
-        try:
-            return check_person(person), Kind(kind)
-        except ValueError as exc:
-            raise TopicError(f"topic {topic!r}: unknown kind {kind!r}") from exc
+        return _parse(self.prefix, topic)
+
+
+# The bridge parses a topic per message, and topics repeat (people × kinds): remember the answers.
+# A refusal raises and is not cached, so junk topics cannot fill the cache.
+@functools.lru_cache(maxsize=4096)
+def _parse(prefix: str, topic: str) -> tuple[str, Kind]:
+    head = prefix + "/"
+    if not topic.startswith(head):
+        raise TopicError(f"topic {topic!r} is not under the prefix {prefix!r}")
+    parts = topic[len(head) :].split("/")
+    if len(parts) != 2:
+        raise TopicError(f"topic {topic!r} is not {prefix}/<person>/<kind>")
+    person, kind = parts
+    try:
+        return check_person(person), Kind(kind)
+    except ValueError as exc:
+        raise TopicError(f"topic {topic!r}: unknown kind {kind!r}") from exc
