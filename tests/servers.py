@@ -371,7 +371,7 @@ def indicators_record(i: int, t0_utc_s: float, *, device_id: str = "strap-1") ->
         rmssd_ms=20.0 + i * 0.25,
         sdnn_ms=None if i % 3 == 0 else 40.5,
         stress_score=float(i % 100),
-        stress_level=("low", "moderate", "high")[i % 3],
+        stress_level=("rest", "low", "medium", "high")[i % 4],
     )
     return dataclasses.asdict(record)
 

@@ -35,7 +35,7 @@ STREAM = "0123456789abcdef"
 
 def full_record(**overrides):
     values = {name: 1.5 for name in sch.INDICATOR_FIELDS}
-    values |= {"stress_level": "high", "gate_reason": "motion", "activity_state": "rest"}
+    values |= {"stress_level": "high", "gate_reason": "active", "activity_state": "rest"}
     record = Indicators(
         device_id="AA:BB:CC:DD:EE:FF",
         t_start_utc_s=1_795_700_000.0,
@@ -73,7 +73,7 @@ def test_summary_from_an_indicators_record():
     assert s.t_end_utc_ms == 1_795_700_060_123  # exact milliseconds, no float left to drift
     assert (s.kind, s.window_nominal_s, s.window_s, s.n_beats, s.quality) == ("indicators", 60.0, 60.0, 71, 0.9)
     assert all(getattr(s, name) == 1.5 for name in sch.INDICATOR_FIELDS)
-    assert (s.stress_level, s.gate_reason, s.activity_state) == ("high", "motion", "rest")
+    assert (s.stress_level, s.gate_reason, s.activity_state) == ("high", "active", "rest")
     assert decode(Kind.SUMMARY, encode(s)) == s
 
 
@@ -256,3 +256,11 @@ def test_topic_and_parse_are_inverse(person, kind):
 def test_qos_and_retain_per_kind():
     assert set(QOS.values()) == {1}
     assert {k for k, retained in RETAIN.items() if retained} == {Kind.STATUS, Kind.ACK}
+
+
+def test_categorical_words_are_the_signal_cores():
+    from vagus.signal.stress import Gate, StressLevel
+    from vagus.sync.schema import GATE_REASON_CODES, STRESS_LEVEL_CODES
+
+    assert set(STRESS_LEVEL_CODES) == {level.value for level in StressLevel}
+    assert set(GATE_REASON_CODES) == {gate.value for gate in Gate}

@@ -46,7 +46,7 @@ def test_a_summary_point():
         "hr_bpm=56.5",
         "rmssd_ms=20.75",
         "stress_score=3.0",
-        "stress_level_code=1i",  # "low"
+        "stress_level_code=4i",  # "high" (i = 3)
     ]  # sdnn_ms is None for i=3: no field, never a 0
 
 

@@ -13,6 +13,7 @@ from vagus.signal import Beat, Indicators, WindowConfig
 
 from .device_link import DeviceLink
 from .store import Store
+from .stress_stage import StressStage
 from .transport import Transport
 
 __all__ = ["Agent", "AgentConfig"]
@@ -25,6 +26,7 @@ class AgentConfig:
     window: WindowConfig = field(default_factory=WindowConfig)
     beats_retention_s: float = 30 * 86_400.0
     prune_every_s: float = 3_600.0
+    stress: bool = True  # score 60-s windows against the person's baseline (stress_stage.py)
 
 
 class Agent:
@@ -42,7 +44,8 @@ class Agent:
         self.config = config or AgentConfig()
         self.store = store
         self.clock = clock
-        sink = _StoreSink(store, on_indicators)
+        self.stress = StressStage(store) if self.config.stress else None
+        sink = _StoreSink(store, on_indicators, self.stress)
         self.links = [DeviceLink(t, sink, self.config.window) for t in transports]
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -56,6 +59,8 @@ class Agent:
             pruner.cancel()
             for link in self.links:
                 await link.stop()
+            if self.stress is not None:
+                self.stress.save()
 
     async def _prune_loop(self) -> None:
         while True:
@@ -64,14 +69,22 @@ class Agent:
 
 
 class _StoreSink:
-    def __init__(self, store: Store, on_indicators: Callable[[str, Indicators], None] | None) -> None:
+    def __init__(
+        self,
+        store: Store,
+        on_indicators: Callable[[str, Indicators], None] | None,
+        stress: StressStage | None,
+    ) -> None:
         self._store = store
         self._on_indicators = on_indicators
+        self._stress = stress
 
     def on_beats(self, beats: list[Beat]) -> None:
         self._store.add_beats(beats)
 
     def on_indicators(self, records: list[Indicators]) -> None:
+        if self._stress is not None:
+            records = [self._stress.annotate(r) for r in records]
         self._store.add_indicators(records)
         if self._on_indicators is not None:
             for record in records:

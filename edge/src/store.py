@@ -152,6 +152,32 @@ class Store:
         with self._db:
             return self._db.execute("DELETE FROM beats WHERE t_utc_s < ?", (older_than_utc_s,)).rowcount
 
+    def load_baseline(self) -> dict[str, object] | None:
+        """The stored baseline state (``PersonalBaseline.to_dict``), or None before the first save.
+
+        A row that is not valid JSON raises ``StoreError`` with advice rather than being dropped:
+        the baseline is weeks of the person's own data."""
+        row = self._db.execute("SELECT state_json FROM baseline WHERE id = 1").fetchone()
+        if row is None:
+            return None
+        try:
+            state = json.loads(row[0])
+        except ValueError as exc:
+            raise StoreError(
+                f"{self.path}: the stored baseline is not valid JSON ({exc}); vagus will not overwrite it"
+                " — export it or delete the row to start learning afresh"
+            ) from exc
+        if not isinstance(state, dict):
+            raise StoreError(f"{self.path}: the stored baseline is not an object")
+        return state
+
+    def save_baseline(self, state: dict[str, object], now_utc_s: float) -> None:
+        with self._db:
+            self._db.execute(
+                "INSERT OR REPLACE INTO baseline (id, state_json, updated_utc_s) VALUES (1, ?, ?)",
+                (json.dumps(state, separators=(",", ":")), now_utc_s),
+            )
+
     def count(self, table: str) -> int:
         if table not in {"beats", "indicators", "rejected_payloads"}:
             raise ValueError(f"unknown table {table!r}")

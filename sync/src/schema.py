@@ -71,13 +71,20 @@ Seconds = Annotated[float, msgspec.Meta(gt=0, le=86_400)]
 
 # Categorical values travel as words and are written to the database as these integer codes
 # (fields, not tags, so a point's key stays person/device/window/time). 0 is never used, so a
-# missing value is never mistaken for a category. Codes are append-only.
-StressLevel: TypeAlias = Literal["low", "moderate", "high"]
-GateReason: TypeAlias = Literal["motion", "low_quality", "too_few_beats", "warming_up"]
+# missing value is never mistaken for a category. Codes are append-only from the first release on;
+# the words are the signal core's (vagus.signal.stress StressLevel and Gate; a test holds them equal).
+StressLevel: TypeAlias = Literal["rest", "low", "medium", "high"]
+GateReason: TypeAlias = Literal["active", "low_quality", "too_few_beats", "not_worn", "hr_only"]
 ActivityState: TypeAlias = Literal["rest", "active", "sleep", "unknown"]
 NudgeKind: TypeAlias = Literal["slow_breathing", "check_in"]
-STRESS_LEVEL_CODES: Final[dict[str, int]] = {"low": 1, "moderate": 2, "high": 3}
-GATE_REASON_CODES: Final[dict[str, int]] = {"motion": 1, "low_quality": 2, "too_few_beats": 3, "warming_up": 4}
+STRESS_LEVEL_CODES: Final[dict[str, int]] = {"rest": 1, "low": 2, "medium": 3, "high": 4}
+GATE_REASON_CODES: Final[dict[str, int]] = {
+    "active": 1,
+    "low_quality": 2,
+    "too_few_beats": 3,
+    "not_worn": 4,
+    "hr_only": 5,
+}
 ACTIVITY_STATE_CODES: Final[dict[str, int]] = {"rest": 1, "active": 2, "sleep": 3, "unknown": 4}
 NUDGE_CODES: Final[dict[str, int]] = {"slow_breathing": 1, "check_in": 2}
 

@@ -1,0 +1,172 @@
+"""Stress score, gates and personal baselines on hand-computable inputs; the baseline survives a restart."""
+
+from __future__ import annotations
+
+import math
+import sqlite3
+from datetime import datetime
+
+import pytest
+
+from vagus.edge import Store
+from vagus.edge.stress_stage import StressStage
+from vagus.errors import StoreError
+from vagus.signal import Indicators
+from vagus.signal.baseline import POPULATION, PersonalBaseline, Reference
+from vagus.signal.stress import Gate, StressLevel, StressParams, StressTracker, stress_level, stress_score
+
+REF = Reference(
+    ln_rmssd_mean=math.log(40.0), ln_rmssd_sd=0.2, hr_mean_bpm=60.0, hr_sd_bpm=5.0, personal_weight=1.0, days=7
+)
+
+
+def record(
+    t: float, *, rmssd: float | None = 40.0, hr: float | None = 60.0, quality: float = 1.0, window: float = 60.0
+):
+    return Indicators(
+        device_id="d",
+        t_start_utc_s=t - window,
+        t_end_utc_s=t,
+        window_s=window,
+        n_beats=60,
+        quality=quality,
+        window_nominal_s=window,
+        hr_bpm=hr,
+        rmssd_ms=rmssd,
+    )
+
+
+def test_the_score_by_hand():
+    assert stress_score(40.0, 60.0, REF) == pytest.approx(25.0)  # the calm reference
+    # One SD of vagal withdrawal alone: z = 0.6 → 25 + 12.
+    assert stress_score(40.0 * math.exp(-0.2), 60.0, REF) == pytest.approx(37.0)
+    # One SD of heart-rate rise alone: z = 0.4 → 25 + 8.
+    assert stress_score(40.0, 65.0, REF) == pytest.approx(33.0)
+    # 2.5 SD on both: z = 2.5 → 75, the top of "medium".
+    assert stress_score(40.0 * math.exp(-0.5), 72.5, REF) == pytest.approx(75.0)
+    assert stress_score(1.0, 150.0, REF) == 100.0 and stress_score(400.0, 40.0, REF) == 0.0
+    with pytest.raises(ValueError):
+        stress_score(0.0, 60.0, REF)
+
+
+@pytest.mark.parametrize(
+    ("score", "level"),
+    [
+        (0, "rest"),
+        (25, "rest"),
+        (25.5, "low"),
+        (50, "low"),
+        (51, "medium"),
+        (75, "medium"),
+        (75.1, "high"),
+        (100, "high"),
+    ],
+)
+def test_levels_are_garmins_bands(score, level):
+    assert stress_level(score) == StressLevel(level)
+
+
+def test_gates_say_why_there_is_no_score():
+    tracker = StressTracker()
+    assert tracker.update(record(1000), REF, has_rr=False).gate == Gate.HR_ONLY
+    assert tracker.update(record(1000), REF, worn=False).gate == Gate.NOT_WORN
+    assert tracker.update(record(1000, rmssd=None), REF).gate == Gate.TOO_FEW_BEATS
+    assert tracker.update(record(1000, quality=0.7), REF).gate == Gate.LOW_QUALITY
+    calm = tracker.update(record(1000), REF)
+    assert calm.gate is None and calm.score == pytest.approx(25.0) and calm.level == StressLevel.REST
+
+
+def test_activity_withholds_the_score_and_its_recovery():
+    tracker = StressTracker(StressParams(after_activity_s=300.0))
+    assert tracker.update(record(1000, rmssd=10.0, hr=120.0), REF, activity=1.2).gate == Gate.ACTIVE
+    # Still, but within 5 minutes of moving: recovery looks like stress, so no score.
+    assert tracker.update(record(1200, rmssd=15.0, hr=85.0), REF, activity=0.0).gate == Gate.ACTIVE
+    assert tracker.update(record(1301, rmssd=35.0, hr=66.0), REF, activity=0.0).gate is None
+
+
+def test_without_an_accelerometer_heart_rate_dynamics_gate():
+    tracker = StressTracker()
+    # HR more than max(30 bpm, 4 SD = 20 bpm) above the calm reference: exercise, not stress.
+    assert tracker.update(record(1000, rmssd=8.0, hr=91.0), REF).gate == Gate.ACTIVE
+    stressed = StressTracker().update(record(1000, rmssd=20.0, hr=75.0), REF)
+    assert stressed.gate is None and stressed.level == StressLevel.HIGH
+
+
+def test_the_baseline_starts_from_population_norms_and_learns():
+    baseline = PersonalBaseline(days_to_learn=7)
+    assert baseline.reference() == POPULATION
+    for day in range(3):
+        for minute in range(60):
+            baseline.observe_awake(f"2026-01-0{day + 1}", 30.0 * (1.1 if minute % 2 else 1.0), 70.0 + minute % 3)
+    baseline.close_day()
+    ref = baseline.reference()
+    assert ref.days == 3 and ref.personal_weight == pytest.approx(3 / 7)
+    personal_ln = math.log(30.0 * math.sqrt(1.1))  # median of two values, each half the day
+    assert ref.ln_rmssd_mean == pytest.approx(3 / 7 * personal_ln + 4 / 7 * POPULATION.ln_rmssd_mean, abs=0.03)
+    assert ref.hr_mean_bpm == pytest.approx(3 / 7 * 71.0 + 4 / 7 * POPULATION.hr_mean_bpm)
+    assert baseline.resting_hr_bpm() == pytest.approx(70.0)
+
+
+def test_a_day_with_too_few_calm_minutes_does_not_count():
+    baseline = PersonalBaseline()
+    for minute in range(10):
+        baseline.observe_awake("2026-01-01", 30.0, 70.0 + minute)
+    baseline.observe_awake("2026-01-02", 30.0, 70.0)  # the next day closes the first
+    assert baseline.days == [] and baseline.reference() == POPULATION
+
+
+def test_nightly_range():
+    baseline = PersonalBaseline()
+    for night, rmssd in enumerate([50.0, 55.0, 60.0, 45.0], start=1):
+        for _ in range(30):
+            baseline.observe_sleep(f"2026-01-0{night}", rmssd)
+        baseline.close_day()
+    r = baseline.night_range()
+    lns = [math.log(v) for v in (50.0, 55.0, 60.0, 45.0)]
+    mean = sum(lns) / 4
+    sd = math.sqrt(sum((x - mean) ** 2 for x in lns) / 3)
+    assert r.nights == 4 and r.last == pytest.approx(lns[-1]) and r.mean_60d == pytest.approx(mean)
+    assert r.low == pytest.approx(mean - 0.75 * sd) and r.high == pytest.approx(mean + 0.75 * sd)
+
+
+def test_baseline_round_trip_and_bad_state():
+    baseline = PersonalBaseline()
+    for minute in range(40):
+        baseline.observe_awake("2026-01-01", 30.0 + minute, 70.0)
+    baseline.observe_sleep("2026-01-02", 60.0)
+    again = PersonalBaseline.from_dict(baseline.to_dict())
+    assert again.to_dict() == baseline.to_dict() and again.reference() == baseline.reference()
+    with pytest.raises(ValueError, match="version"):
+        PersonalBaseline.from_dict({"version": 9})
+    with pytest.raises(ValueError, match="not a baseline"):
+        PersonalBaseline.from_dict({"version": 1, "days": []})
+
+
+def local_ts(day: int, hour: int, minute: int) -> float:
+    return datetime(2026, 1, day, hour, minute).timestamp()
+
+
+def test_the_agents_baseline_survives_a_restart(tmp_path):
+    db = tmp_path / "v.db"
+    with Store(db) as store:
+        stage = StressStage(store)
+        for day in (5, 6):
+            for minute in range(0, 600, 1):  # 07:00–17:00, calm
+                t = local_ts(day, 7 + minute // 60, minute % 60) + 60
+                out = stage.annotate(record(t, rmssd=45.0 + minute % 5, hr=62.0 + minute % 3))
+                assert out.stress_score is not None and out.gate_reason is None
+            for minute in range(0, 120):  # 01:00–03:00: the night
+                stage.annotate(record(local_ts(day, 1 + minute // 60, minute % 60) + 60, rmssd=70.0, hr=52.0))
+        stage.save()
+        learned = stage.baseline.to_dict()
+        scored = stage.annotate(record(local_ts(7, 9, 0), rmssd=45.0, hr=63.0))
+        five_minutes = record(local_ts(7, 9, 0), window=300.0)
+        assert stage.annotate(five_minutes) is five_minutes  # longer windows pass through
+    with Store(db) as store:
+        again = StressStage(store)
+        assert again.baseline.to_dict()["days"] == learned["days"]
+        assert again.annotate(record(local_ts(7, 9, 0), rmssd=45.0, hr=63.0)).stress_score == scored.stress_score
+    with sqlite3.connect(db) as con:
+        con.execute("UPDATE baseline SET state_json = 'not json'")
+    with Store(db) as store, pytest.raises(StoreError, match="baseline"):
+        StressStage(store)
