@@ -18,6 +18,7 @@ reported windows. Sleep onset/offset is not evaluated yet (sleep detection is no
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 import tomllib
@@ -112,9 +113,11 @@ def main() -> int:  # noqa: PLR0912, PLR0915 (one report, read top to bottom)
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--set", type=Path, default=ROOT / "benchmarks" / "eval_set.toml")
     parser.add_argument("--people", type=int, help="evaluate only the first N people of the set")
+    parser.add_argument("--first", type=int, default=0, help="start at person index FIRST (to split a run)")
     args = parser.parse_args()
     spec = tomllib.loads(args.set.read_text())
-    people = draw_population(spec["people"], spec["population_seed"])[: args.people or spec["people"]]
+    everyone = draw_population(spec["people"], spec["population_seed"])
+    people = list(enumerate(everyone))[args.first : args.first + (args.people or spec["people"])]
     started = time.perf_counter()
     pooled_pos: list[float] = []
     pooled_neg: list[float] = []
@@ -124,7 +127,7 @@ def main() -> int:  # noqa: PLR0912, PLR0915 (one report, read top to bottom)
     scored = total = 0
     br_err: list[float] = []
     br_windows = br_reported = 0
-    for i, person in enumerate(people):
+    for i, person in people:
         baseline = learn(person, spec["learning_seed"] + 100 * i, spec["learning_days"])
         reference = baseline.reference()
         pos: list[float] = []
@@ -171,6 +174,8 @@ def main() -> int:  # noqa: PLR0912, PLR0915 (one report, read top to bottom)
         pooled_neg += neg
         auc = per_person[-1][1]
         print(f"  {person.person_id}: AUROC {auc:.3f} ({len(pos)} stress, {len(neg)} calm minutes)", flush=True)
+        scores = {"pos": [round(v, 1) for v in pos], "neg": [round(v, 1) for v in neg]}
+        print(f"    scores {person.person_id} {json.dumps(scores)}")
     print(f"people {len(people)}, scenarios {spec['scenarios']}, {time.perf_counter() - started:.0f} s")
     aucs = np.array([a for _, a, _, _ in per_person])
     print(f"stress AUROC pooled {auroc(pooled_pos, pooled_neg):.3f}; per person median {np.nanmedian(aucs):.3f}, "
