@@ -15,9 +15,12 @@ def _num(value: float | None, spec: str) -> str:
 
 
 def format_record(device_id: str, record: Indicators) -> str:
-    """``2026-11-26 14:02:05  sim-strap-1   60 s  HR  62.1 bpm  RMSSD  41.2 ms  SDNN  55.0 ms  q 1.00``.
+    """One line: ``2026-11-26 14:02:05  strap   60 s  HR  62.1 bpm  RMSSD  41.2 ms  SDNN  55.0 ms  q 1.00``
+    then ``breathing 14.8/min  stress  31 low`` for a 60-s window.
 
-    Records of windows of 2 minutes and more also show LF/HF, which shorter windows cannot support.
+    Records of windows of 2 minutes and more show LF/HF, which shorter windows cannot support, instead
+    of the breathing rate; the stress score (a wellness indicator, not a diagnosis) or why it is
+    withheld follows when the agent computed one.
     """
     stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(record.t_end_utc_s))
     line = (
@@ -27,6 +30,12 @@ def format_record(device_id: str, record: Indicators) -> str:
     )
     if record.window_nominal_s >= 120:
         line += f"  LF/HF {_num(record.lf_hf, '4.2f')}"
+    else:
+        line += f"  breathing {_num(record.breathing_rate_brpm, '4.1f')}/min"
+    if record.stress_score is not None:
+        line += f"  stress {record.stress_score:3.0f} {record.stress_level}"
+    elif record.gate_reason is not None:
+        line += f"  stress – ({record.gate_reason.replace('_', ' ')})"
     if record.window_s < record.window_nominal_s - 1e-6:
         line += f"  (warming up {record.window_s:.0f}/{record.window_nominal_s:.0f} s)"
     return line

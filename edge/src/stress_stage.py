@@ -55,8 +55,8 @@ class StressStage:
 
     def annotate(self, record: Indicators, *, activity: float | None = None) -> Indicators:
         """``record`` with its stress fields filled (60-s windows), learning from it on the way."""
-        if record.window_nominal_s != _STRESS_WINDOW_S:
-            return record
+        if record.window_nominal_s != _STRESS_WINDOW_S or record.window_s < _STRESS_WINDOW_S - 1e-6:
+            return record  # stress is a minute-scale state; a warming-up window is too short to judge
         tracker = self._trackers.setdefault(record.device_id, StressTracker(self._params))
         result = tracker.update(record, self.baseline.reference(), activity=activity)
         self._learn(record, gated=result.gate is not None)
