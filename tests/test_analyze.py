@@ -180,3 +180,25 @@ def test_progress_bar_on_a_terminal_only():
         assert "analysing" not in plain.stderr  # not a terminal: no bar
     finally:
         rr_file.unlink()
+
+
+def test_breathing_and_stress_in_minute_windows_and_the_whole_file():
+    from vagus.signal.baseline import POPULATION
+    from vagus.signal.breathing import breathing_rate
+    from vagus.signal.stress import stress_score
+
+    rest = shared_data("hrv/rest_rri.txt")
+    rows = json.loads(analyze(str(rest), "--window", "60", "--step", "60", "--json").stdout)
+    rr = np.array([float(x) for x in rest.read_text().split()])
+    t = np.cumsum(rr) / 1000.0
+    for row in rows:
+        chunk = rr[(t - rr / 1000.0 >= row["start"] - 1e-9) & (t <= row["start"] + 60 + 1e-9)]
+        expected = breathing_rate(chunk).rate_brpm
+        assert row["breathing_rate"] == (None if expected is None else pytest.approx(expected))
+        assert row["stress_score"] == pytest.approx(stress_score(row["rmssd"], row["hr"], POPULATION))
+        assert row["stress_level"] in ("rest", "low", "medium", "high")
+    assert sum(r["breathing_rate"] is not None for r in rows) >= len(rows) // 2
+    whole = json.loads(analyze(str(rest), "--json").stdout)
+    reported = [r["breathing_rate"] for r in rows if r["breathing_rate"] is not None]
+    assert whole["breathing_rate"] == pytest.approx(float(np.median(reported)))
+    assert whole["stress_score"] is None and whole["null_reasons"]["stress_score"] == "not_computed"

@@ -50,11 +50,17 @@ _NONLIN = {
     "baevsky_si_sqrt": ("baevsky_si_sqrt", "1"),
 }
 UNITS = {k: u for table in (_TIME, _FREQ, _NONLIN) for k, (_, u) in table.items()} | {
+    "breathing_rate": "1/min",
+    "stress_score": "0–100",
+    "stress_level": "",
     "n_beats": "1",
     "duration_s": "s",
     "corrected_fraction": "1",
     "start": "s",
 }
+# Breathing rate and stress are minute-scale: computed for stretches up to this long (the whole file
+# gets the median of its minutes' breathing rates instead).
+_SHORT_S = 120.0
 
 # Library conventions a person can select to compare with published numbers.
 PRESETS: dict[str, tuple[Conventions, FrequencyParams]] = {
@@ -95,8 +101,41 @@ def summarise(rr_ms: np.ndarray, *, conventions: Conventions, frequency: Frequen
         for table in (_TIME, _FREQ, _NONLIN):
             out.update(dict.fromkeys(table))
             reasons.update(dict.fromkeys(table, str(NullReason.TOO_FEW_BEATS)))
+    _breathing_and_stress(rr_ms, out, reasons)
     out["null_reasons"] = reasons
     return out
+
+
+def _breathing_and_stress(rr_ms: np.ndarray, out: dict[str, Any], reasons: dict[str, str]) -> None:
+    """Breathing rate (and, for stretches of ≤ 2 min, the stress score against population norms).
+
+    A recorded file carries no personal baseline, so the stress score here uses the population
+    reference (vagus.signal.baseline.POPULATION); the agent uses the person's own."""
+    from vagus.signal.baseline import POPULATION
+    from vagus.signal.breathing import breathing_rate
+    from vagus.signal.stress import stress_level, stress_score
+
+    duration_s = float(rr_ms.sum()) / 1000.0
+    out["breathing_rate"] = out["stress_score"] = out["stress_level"] = None
+    if rr_ms.size < MIN_BEATS:
+        reasons.update(dict.fromkeys(("breathing_rate", "stress_score", "stress_level"), str(NullReason.TOO_FEW_BEATS)))
+        return
+    if duration_s <= _SHORT_S:
+        est = breathing_rate(rr_ms)
+        out["breathing_rate"] = est.rate_brpm
+        if est.rate_brpm is None and est.reason is not None:
+            reasons["breathing_rate"] = str(est.reason)
+        if out.get("rmssd") and out.get("hr"):
+            score = stress_score(out["rmssd"], out["hr"], POPULATION)
+            out["stress_score"], out["stress_level"] = score, stress_level(score).value
+        return
+    per_minute = [breathing_rate(chunk).rate_brpm for _, chunk in _windows(rr_ms, 60.0, 60.0)]
+    rates = [r for r in per_minute if r is not None]
+    out["breathing_rate"] = float(np.median(rates)) if rates else None
+    if not rates:
+        reasons["breathing_rate"] = str(NullReason.LOW_QUALITY)
+    # Stress is a minute-scale state: not computed for a long stretch (use --window 60 --step 60).
+    reasons["stress_score"] = reasons["stress_level"] = str(NullReason.NOT_COMPUTED)
 
 
 def _correct(rr_ms: np.ndarray, method: str) -> tuple[np.ndarray, float]:
@@ -217,9 +256,15 @@ def _print_summary(result: dict[str, Any], how: str, path: Path, out: TextIO) ->
 
 
 def _print_rows(rows: list[dict[str, Any]], out: TextIO) -> None:
-    out.write(f"{'start_s':>9} {'beats':>6} {'hr':>7} {'rmssd':>8} {'sdnn':>8} {'lf':>9} {'hf':>9} {'lf_hf':>7}\n")
+    out.write(
+        f"{'start_s':>9} {'beats':>6} {'hr':>7} {'rmssd':>8} {'sdnn':>8} {'lf':>9} {'hf':>9} {'lf_hf':>7}"
+        f" {'breath':>7} {'stress':>7}\n"
+    )
     for r in rows:
         out.write(
             f"{r['start']:>9.1f} {r['n_beats']:>6} {_fmt(r['hr']):>7} {_fmt(r['rmssd']):>8} {_fmt(r['sdnn']):>8} "
-            f"{_fmt(r['lf']):>9} {_fmt(r['hf']):>9} {_fmt(r['lf_hf']):>7}\n"
+            f"{_fmt(r['lf']):>9} {_fmt(r['hf']):>9} {_fmt(r['lf_hf']):>7} {_fmt(r['breathing_rate']):>7}"
+            f" {_fmt(r['stress_score']):>7}\n"
         )
+    if rows:
+        out.write("Stress against population norms (a file has no personal baseline); not a diagnosis.\n")
