@@ -8,14 +8,19 @@ import numpy as np
 import pytest
 
 from vagus.clock import SimClock
-from vagus.edge import Agent, Store, Transport
+from vagus.edge import Agent, AgentConfig, Store, Transport
 from vagus.edge.hrs import HEART_RATE_MEASUREMENT_UUID as HRM
+from vagus.edge.link_state import LinkPolicy, LinkState
 from vagus.sim import encode_hrm
+from vagus.sim.device import LinkOutage, SimulatedDevice
 from vagus.sim.world import strap_at_rest
 
 from .doubles import ScriptedTransport
 
 T0 = 1_790_000_000.0
+# A ScriptedTransport plays its script once and then falls silent, and plays it again on every
+# subscribe: the links' stall watchdog (which would reconnect it) is off for it.
+SCRIPTED = AgentConfig(link=LinkPolicy(stall_s=None))
 
 
 async def run_for(agent: Agent, clock: SimClock, seconds: float) -> None:
@@ -80,7 +85,7 @@ async def test_malformed_payloads_are_counted_set_aside_and_the_stream_goes_on(t
     script = [(1.0, HRM, good)] * 20 + [(1.0, HRM, b"")] + [(1.0, HRM, bytes.fromhex("1101"))] + [(1.0, HRM, good)] * 20
     transport = ScriptedTransport(clock, script)
     with Store(tmp_path / "v.db") as store:
-        agent = Agent(transports=[transport], store=store, clock=clock)
+        agent = Agent(transports=[transport], store=store, clock=clock, config=SCRIPTED)
         await run_for(agent, clock, 60.0)
         link = agent.links[0]
         rejected = store._db.execute("SELECT payload_hex, problem FROM rejected_payloads ORDER BY id").fetchall()
@@ -90,18 +95,29 @@ async def test_malformed_payloads_are_counted_set_aside_and_the_stream_goes_on(t
         assert store.count("indicators") > 0
 
 
-async def test_disconnect_marks_a_gap(tmp_path):
+async def test_a_disconnect_marks_a_gap_and_the_link_comes_back(tmp_path):
     clock = SimClock(T0)
-    good = encode_hrm(hr_bpm=60, rr_1024=[1024], contact=True)
-    transport = ScriptedTransport(clock, [(1.0, HRM, good)] * 40, drop_after=20)
+    _, world = strap_at_rest(clock, duration_s=300, seed=2)
+    outage = LinkOutage(60.0, 80.0)  # out of range from 60 s to 80 s
+    strap = SimulatedDevice(
+        world.devices_setup[0].firmware(), clock=clock, t0_utc_s=T0, device_id="strap", outages=[outage]
+    )
+    events = []
     with Store(tmp_path / "v.db") as store:
-        agent = Agent(transports=[transport], store=store, clock=clock)
-        await run_for(agent, clock, 45.0)
-        gaps = store._db.execute("SELECT t_utc_s FROM beats WHERE gap_before = 1 ORDER BY t_utc_s").fetchall()
-        starts = [r[0] for r in store._db.execute("SELECT t_start_utc_s FROM indicators")]
-    assert len(gaps) == 2 and agent.links[0].counters.disconnects == 1
-    gap_t = gaps[1][0] - 1.0
-    assert not any(s < gap_t for s in starts if s > gaps[0][0] + 20)
+        agent = Agent(transports=[strap], store=store, clock=clock, on_link_event=events.append)
+        await run_for(agent, clock, 200.0)
+        gaps = [r[0] for r in store._db.execute("SELECT t_utc_s FROM beats WHERE gap_before = 1 ORDER BY t_utc_s")]
+        windows = list(store._db.execute("SELECT t_start_utc_s, t_end_utc_s FROM indicators"))
+    link = agent.links[0]
+    assert link.counters.disconnects == 1 and link.counters.connects == 2 and not strap.connected
+    streaming = [e.t_utc_s for e in events if e.state is LinkState.STREAMING]
+    # The immediate retry at 60 s fails after the simulator's 10-s connect timeout; the next one,
+    # after a 2-s (±25 %) backoff, is still inside the outage and fails at 80.5–81 s; the third is in.
+    assert len(streaming) == 2 and T0 + 80.0 < streaming[1] < T0 + 80.0 + 10.0 + 2.5 + 10.0 + 5.0
+    assert len(gaps) == 2 and streaming[1] - 1.5 < gaps[1] <= streaming[1] + 1.5
+    assert events[-1].state is LinkState.STOPPED
+    drop = T0 + outage.start_s
+    assert windows and all(end <= drop or start >= streaming[1] - 2.5 for start, end in windows)
 
 
 async def test_contact_loss_marks_a_gap(tmp_path):
@@ -110,7 +126,7 @@ async def test_contact_loss_marks_a_gap(tmp_path):
     off = encode_hrm(hr_bpm=60, rr_1024=[1024], contact=False)
     transport = ScriptedTransport(clock, [(1.0, HRM, on)] * 15 + [(1.0, HRM, off)] * 3 + [(1.0, HRM, on)] * 15)
     with Store(tmp_path / "v.db") as store:
-        await run_for(Agent(transports=[transport], store=store, clock=clock), clock, 40.0)
+        await run_for(Agent(transports=[transport], store=store, clock=clock, config=SCRIPTED), clock, 40.0)
         flags = store._db.execute("SELECT contact, gap_before FROM beats ORDER BY t_utc_s").fetchall()
     assert flags[15] == (0, 1)  # the first beat without contact starts a new chain
     assert sum(g for _, g in flags) == 2

@@ -107,3 +107,102 @@ def test_default_store_location_is_used(tmp_path):
     out = vagus(tmp_path, "run", "--sim", "--duration", "2", "--speed", "100", "--quiet")
     assert out.returncode == 0, out.stderr
     assert (tmp_path / "data" / "vagus" / "vagus.db").exists()
+
+
+# -- real wearables (`vagus run` without --sim) ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("args", "config", "needle"),
+    [
+        (("run",), "", "vagus scan"),  # nothing configured: where to start
+        (("run", "--seed", "3"), "", "--seed applies to simulated wearables: add --sim"),
+        (("run", "--speed", "10"), "", "--speed applies to simulated wearables"),
+        (("run",), '[[devices]]\naddress = "CE:5F:FD"\n', "devices[0]"),
+        (("run",), '[[devices]]\nname = "R02"\nprofile = "colmi_ring"\n', "not read by `vagus run` yet"),
+        (("run",), '[[devices]]\nprofile = "heart_rate"\n', "an address or a name"),
+    ],
+)
+def test_run_without_sim_explains_what_is_missing(tmp_path, args, config, needle):
+    path = tmp_path / "vagus.toml"
+    path.write_text(config)
+    out = vagus(tmp_path, *args, "--config", str(path))
+    assert out.returncode == 2, out.stderr
+    assert needle in out.stderr and "Traceback" not in out.stderr
+
+
+async def test_run_reads_configured_ble_wearables_reconnects_and_stops_on_sigterm(tmp_path):
+    """The BLE path end to end without a radio: bleak's BleakClient over the simulator-fed test backend
+    (tests/ble_test_backend.py), one strap by address and one by name; the first drops out of range
+    twice; SIGTERM stops the run and every link is disconnected."""
+    import asyncio
+    import io
+
+    from vagus.clock import SimClock
+    from vagus.edge.ble_transport import ScanResult, recognised_profiles
+    from vagus.run import BleHooks, RunOptions, run_agent
+    from vagus.sim.device import LinkOutage, SimulatedDevice
+    from vagus.sim.world import strap_at_rest
+
+    from .ble_test_backend import SimPeripheral, make_backend
+
+    t0 = 1_790_000_000.0
+    clock = SimClock(t0)
+    _, world_a = strap_at_rest(clock, duration_s=1200, seed=1)
+    outages = [LinkOutage(200.0, 230.0), LinkOutage(500.0, 505.0)]
+    dev_a = SimulatedDevice(
+        world_a.devices_setup[0].firmware(), clock=clock, t0_utc_s=t0, device_id="a", outages=outages
+    )
+    dev_b, _ = strap_at_rest(clock, duration_s=1200, seed=2, device_id="b")
+    strap_a, strap_b = SimPeripheral(dev_a), SimPeripheral(dev_b, name="Polar H10 B0B0B0")
+    scans: list[float] = []
+
+    async def scan(timeout_s, *, adapter=None, service_uuids=()):
+        await clock.sleep(timeout_s)
+        scans.append(clock.now_utc_s())
+        if len(scans) == 1:
+            return []  # not heard the first time: the link backs off and scans again
+        advertised = strap_b.advertised_service_uuids()
+        assert set(service_uuids) <= set(advertised)
+        return [ScanResult(strap_b.address, strap_b.name, -60, tuple(advertised), recognised_profiles(advertised))]
+
+    config = tmp_path / "vagus.toml"
+    config.write_text(f'[[devices]]\naddress = "{strap_a.address.lower()}"\n\n[[devices]]\nname = "polar h10"\n')
+    db = tmp_path / "v.db"
+    out = io.StringIO()
+
+    async def terminate_later() -> None:
+        await clock.sleep(900.0)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    killer = asyncio.ensure_future(terminate_later())
+    code = await run_agent(
+        RunOptions(config_path=config, db_path=db, ble=True),
+        out=out,
+        stop_signals=(signal.SIGTERM,),
+        ble_hooks=BleHooks(client_backend=make_backend(strap_a, strap_b), scan=scan, clock=clock),
+    )
+    await killer
+    assert code == 0
+    text = out.getvalue()
+    # Stopped cleanly at the signal: every wearable disconnected.
+    assert 900.0 <= clock.now_utc_s() - t0 < 901.0
+    assert not dev_a.connected and not dev_b.connected
+    assert strap_a.client is not None and not strap_a.client.is_connected
+    assert strap_b.client is not None and not strap_b.client.is_connected
+    # Strap A reconnected after each outage: three successful connects, the failed attempts in between.
+    assert strap_a.connect_calls >= 4 and text.count(f"{strap_a.address}  link streaming") == 3
+    assert text.count(f"{strap_a.address}  link connecting (dropped)") == 2
+    # Strap B was found by name on the second scan, then read on the address the scan gave.
+    assert len(scans) == 2 and strap_b.connect_calls == 1
+    assert "polar h10  link scanning" in text and "polar h10  link streaming" in text
+    battery = world_a.devices_setup[0].firmware().read("00002a19-0000-1000-8000-00805f9b34fb", 0.0)[0]
+    assert f"{strap_a.address}  battery {battery} %" in text
+    assert "link stopped (stopped)" in text and "dropped links this run" in text
+    with sqlite3.connect(db) as con:
+        per_device = dict(con.execute("SELECT device_id, count(*) FROM indicators GROUP BY device_id"))
+        gaps = con.execute("SELECT count(*) FROM beats WHERE device_id = ? AND gap_before = 1", (strap_a.address,))
+        assert gaps.fetchone()[0] == 3
+    assert set(per_device) == {strap_a.address, "polar h10"} and min(per_device.values()) > 100
+    # After the SIGTERM handler is gone the default disposition is back (the run restored it).
+    assert signal.getsignal(signal.SIGTERM) == signal.SIG_DFL

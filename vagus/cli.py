@@ -130,13 +130,17 @@ def build_parser() -> argparse.ArgumentParser:
 def _cmd_run(args: argparse.Namespace) -> int:
     from vagus.run import RunOptions, run_agent  # the agent's imports load only for this command
 
-    if not args.sim and args.replay is None:
-        raise ConfigError(
-            "real BLE wearables are not supported by this version yet; run with --sim to use simulated wearables"
-            " or --replay CAPTURE"
-        )
     if args.sim and args.replay is not None:
         raise ConfigError("--sim and --replay exclude each other")
+    ble = not args.sim and args.replay is None  # the config's [[devices]], over Bluetooth
+    if ble:
+        given = [
+            flag
+            for flag, value in (("--scenario", args.scenario), ("--people", args.people), ("--seed", args.seed))
+            if value is not None
+        ]
+        if given or args.speed != 1.0:
+            raise ConfigError(f"{(given or ['--speed'])[0]} applies to simulated wearables: add --sim")
     if args.seed is not None and args.seed < 0:
         raise ConfigError(f"--seed: expected a whole number >= 0, got {args.seed}")
     if args.people is not None and not 1 <= args.people <= 100:
@@ -151,6 +155,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         scenario=args.scenario,
         people=args.people,
         replay=args.replay,
+        ble=ble,
     )
     return asyncio.run(run_agent(options, out=sys.stdout, stop_signals=(signal.SIGINT, signal.SIGTERM)))
 

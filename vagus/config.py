@@ -22,6 +22,7 @@ from vagus.tomlconfig import load_toml_config
 
 __all__ = [
     "Config",
+    "DeviceSection",
     "SignalSection",
     "SimSection",
     "StoreSection",
@@ -69,11 +70,48 @@ class SimSection(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     clock_drift_ppm: Annotated[float, msgspec.Meta(ge=-1000, le=1000)] = 20.0
 
 
+# A BlueZ address as `vagus scan` and `bluetoothctl` print it; a BlueZ adapter name.
+_ADDRESS = re.compile(r"[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2}){5}")
+_ADAPTER = re.compile(r"hci[0-9]{1,3}")
+# Profiles `vagus run` reads: through the Heart Rate Service (a Polar strap offers it beside PMD).
+READ_PROFILES = ("heart_rate", "polar_pmd")
+_LATER_PROFILES = ("colmi_ring",)
+
+
+class DeviceSection(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    """One real wearable for ``vagus run`` (a ``[[devices]]`` table): by address, or by advertised name."""
+
+    address: str | None = None  # "CE:5F:FD:D3:C6:D1", as `vagus scan` lists it
+    name: str | None = None  # else the start of its advertised name ("Polar H10"), found by scanning
+    profile: str = "heart_rate"  # what to read: heart_rate | polar_pmd (read through its Heart Rate Service)
+    adapter: str | None = None  # "hci1"; None: BlueZ's default adapter
+
+    def __post_init__(self) -> None:
+        if self.address is None and not self.name:
+            raise ValueError("a device needs an address or a name (`vagus scan` lists both)")
+        if self.address is not None and not _ADDRESS.fullmatch(self.address):
+            raise ValueError(f"address must look like CE:5F:FD:D3:C6:D1 (see `vagus scan`), got {self.address!r}")
+        if self.adapter is not None and not _ADAPTER.fullmatch(self.adapter):
+            raise ValueError(
+                f"adapter must be a BlueZ adapter name like hci0 (`bluetoothctl list`), got {self.adapter!r}"
+            )
+        if self.profile in _LATER_PROFILES:
+            raise ValueError(f"profile {self.profile!r} is not read by `vagus run` yet; use one of {READ_PROFILES}")
+        if self.profile not in READ_PROFILES:
+            raise ValueError(f"profile must be one of {READ_PROFILES}, got {self.profile!r}")
+
+
 class Config(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     store: StoreSection = msgspec.field(default_factory=StoreSection)
     signal: SignalSection = msgspec.field(default_factory=SignalSection)
     sim: SimSection = msgspec.field(default_factory=SimSection)
     sync: AgentSyncSection = msgspec.field(default_factory=AgentSyncSection)
+    devices: list[DeviceSection] = msgspec.field(default_factory=list)  # [[devices]]: real wearables
+
+    def __post_init__(self) -> None:
+        keys = [d.address.upper() if d.address else f"name:{d.name}" for d in self.devices]
+        if len(set(keys)) != len(keys):
+            raise ValueError("devices: the same wearable is listed twice")
 
 
 def default_config_path(env: Mapping[str, str] | None = None) -> Path:

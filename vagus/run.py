@@ -1,4 +1,9 @@
-"""``vagus run``: wire the configured devices, store, clock and live view into an agent."""
+"""``vagus run``: wire the configured devices, store, clock and live view into an agent.
+
+Three sources of wearables: the simulator (``--sim``), a capture (``--replay``), or the real ones
+listed in the config's ``[[devices]]`` tables, read over BLE through
+:class:`~vagus.edge.ble_transport.BleTransport` (imported only on that path, with bleak).
+"""
 
 from __future__ import annotations
 
@@ -6,20 +11,21 @@ import asyncio
 import logging
 import math
 import signal
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
-from vagus.clock import RealClock, SimClock
-from vagus.config import Config, load_config
+from vagus.clock import Clock, RealClock, SimClock
+from vagus.config import Config, DeviceSection, load_config
 from vagus.edge import Agent, AgentConfig, Store
+from vagus.edge.link_state import LinkPolicy
 from vagus.edge.live_view import LiveView
 from vagus.errors import ConfigError
 from vagus.signal import Indicators, WindowConfig
 from vagus.sync import SchemaError, pseudonymous_device_id  # msgspec only; vagus.config loads it anyway
 
-__all__ = ["RunOptions", "run_agent"]
+__all__ = ["BleHooks", "RunOptions", "run_agent"]
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +41,20 @@ class RunOptions:
     scenario: str | None = None  # overrides sim.scenario
     people: int | None = None  # overrides sim.people
     replay: Path | None = None  # a capture to replay instead of simulating
+    ble: bool = False  # read the config's [[devices]] over BLE instead of simulating
+
+
+@dataclass(frozen=True, slots=True)
+class BleHooks:
+    """Seams of the BLE path for tests without a radio (tests/ble_test_backend.py).
+
+    ``client_backend`` is passed to ``BleakClient(…, backend=…)``; ``scan`` replaces
+    :func:`vagus.edge.ble_transport.scan` for devices configured by name; ``clock`` replaces the wall clock.
+    """
+
+    client_backend: type | None = None
+    scan: Callable[..., Awaitable[list[Any]]] | None = None
+    clock: Clock | None = None
 
 
 # The agent decodes Heart Rate Measurement notifications; the ring's UART packets and the PMD
@@ -94,20 +114,124 @@ def _replayed(path: Path, clock_speed: float, out: TextIO) -> tuple[list[Any], S
     return [ReplayDevice(events, name, clock) for name in names], clock, end - t0
 
 
-async def run_agent(options: RunOptions, *, out: TextIO, stop_signals: Sequence[signal.Signals] = ()) -> int:
-    """Run the agent on simulated or replayed wearables until a stop signal, ``duration_s`` of
-    wall time, or the end of the scenario or capture."""
+# How long a search for a device configured by name listens (seconds of radio time).
+_SCAN_S = 10.0
+
+
+class _NamedWearable:
+    """A wearable configured by advertised name: found by a scan (the link's ``scanning`` state),
+    then read through a :class:`BleTransport` on the address the scan found.
+
+    Its ``device_id`` is the configured name, so its records keep one identity across address changes.
+    """
+
+    def __init__(self, spec: DeviceSection, clock: Clock, hooks: BleHooks) -> None:
+        from vagus.edge import ble_transport
+
+        assert spec.name is not None
+        self._spec = spec
+        self._name = spec.name
+        self._clock = clock
+        self._hooks = hooks
+        self._ble = ble_transport
+        service = {
+            "heart_rate": ble_transport.HEART_RATE_SERVICE_UUID,
+            "polar_pmd": ble_transport.POLAR_PMD_SERVICE_UUID,
+        }
+        self._service = service[spec.profile]
+        self._inner: Any = None
+
+    @property
+    def device_id(self) -> str:
+        return self._name
+
+    @property
+    def located(self) -> bool:
+        return self._inner is not None
+
+    async def locate(self) -> None:
+        scan = self._hooks.scan or self._ble.scan
+        results = await scan(_SCAN_S, adapter=self._spec.adapter, service_uuids=[self._service])
+        wanted = self._name.casefold()
+        found = next((r for r in results if r.name and r.name.casefold().startswith(wanted)), None)
+        if found is None:
+            raise LookupError(f"no {self._spec.profile} wearable named {self._name!r} heard in {_SCAN_S:g} s")
+        self._inner = _ble_transport(found.device or found.address, self._spec.adapter, self._clock, self._hooks)
+
+    def _require(self) -> Any:
+        if self._inner is None:
+            raise ConnectionError(f"{self._name!r} has not been found yet")
+        return self._inner
+
+    async def connect(self, on_disconnect: Callable[[], None]) -> None:
+        await self._require().connect(on_disconnect)
+
+    async def subscribe(self, characteristic_uuid: str, on_notify: Callable[[str, bytes, float], None]) -> None:
+        await self._require().subscribe(characteristic_uuid, on_notify)
+
+    async def read(self, characteristic_uuid: str) -> bytes:
+        return bytes(await self._require().read(characteristic_uuid))
+
+    async def write(self, characteristic_uuid: str, data: bytes) -> None:
+        await self._require().write(characteristic_uuid, data)
+
+    async def disconnect(self) -> None:
+        if self._inner is not None:
+            await self._inner.disconnect()
+
+
+def _ble_transport(target: Any, adapter: str | None, clock: Clock, hooks: BleHooks) -> Any:
+    from vagus.edge.ble_transport import BleTransport
+
+    # One attempt per connect: the device link owns the retry loop and its backoff (and reports
+    # every attempt as a state change).
+    return BleTransport(target, clock=clock, adapter=adapter, attempts=1, client_backend=hooks.client_backend)
+
+
+def _wearables(config: Config, clock: Clock, hooks: BleHooks, out: TextIO) -> list[Any]:
+    """Transports for the config's ``[[devices]]``; ConfigError pointing to ``vagus scan`` if there are none."""
+    if not config.devices:
+        raise ConfigError(
+            "no wearable configured: run `vagus scan` to find yours, then add it to the config file as\n"
+            '  [[devices]]\n  address = "CE:5F:FD:D3:C6:D1"\n'
+            "(docs/configuration.md); or try `vagus run --sim` with simulated wearables"
+        )
+    transports = [
+        _ble_transport(d.address, d.adapter, clock, hooks) if d.address else _NamedWearable(d, clock, hooks)
+        for d in config.devices
+    ]
+    out.write(f"vagus: reading {len(transports)} BLE wearable(s) of the config's [[devices]]\n")
+    return transports
+
+
+async def run_agent(
+    options: RunOptions,
+    *,
+    out: TextIO,
+    stop_signals: Sequence[signal.Signals] = (),
+    ble_hooks: BleHooks | None = None,
+) -> int:
+    """Run the agent on real, simulated or replayed wearables until a stop signal, ``duration_s`` of
+    wall time, or the end of the scenario or capture. A stop disconnects every wearable first."""
     config = load_config(options.config_path)
     db_path = options.db_path or Path(config.store.path)
-    if options.replay is not None:
+    span_s: float | None = None
+    if options.ble:
+        hooks = ble_hooks or BleHooks()
+        clock: Clock = hooks.clock or RealClock()
+        transports = _wearables(config, clock, hooks, out)
+    elif options.replay is not None:
         transports, clock, span_s = _replayed(options.replay, options.speed, out)
     else:
         clock = SimClock(RealClock().now_utc_s(), speed=options.speed)
         transports, span_s = _simulated(options, config, clock, out)
     sig = config.signal
     view = LiveView(out)
-    speed = "as fast as possible" if math.isinf(options.speed) else f"{options.speed:g}x"
-    out.write(f"vagus: speed {speed}; store {db_path}\n")
+    if options.ble:
+        out.write(f"vagus: store {db_path}\n")
+    else:
+        speed = "as fast as possible" if math.isinf(options.speed) else f"{options.speed:g}x"
+        out.write(f"vagus: speed {speed}; store {db_path}\n")
     out.write("Wellness self-monitoring, not a medical device. Ctrl-C to stop.\n")
     out.flush()
     with Store(db_path) as store, _Sync(config, store) as sync:
@@ -131,31 +255,41 @@ async def run_agent(options: RunOptions, *, out: TextIO, stop_signals: Sequence[
                     nonlinear=sig.nonlinear,
                 ),
                 beats_retention_s=config.store.beats_retention_days * 86_400.0,
+                # A replay is no radio: its silences are the capture's outages, and reconnecting a
+                # replay restarts it, so the stall watchdog is for live links only.
+                link=LinkPolicy(stall_s=None) if options.replay is not None else LinkPolicy(),
             ),
             on_indicators=on_indicators,
+            on_link_event=None if options.quiet else view.show_link_event,
+            on_battery=None if options.quiet else view.show_battery,
         )
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for signum in stop_signals:
             loop.add_signal_handler(signum, stop.set)
-        if options.duration_s is not None:
-            loop.call_later(options.duration_s, stop.set)
+        timer = loop.call_later(options.duration_s, stop.set) if options.duration_s is not None else None
 
-        async def end_of_feed() -> None:
+        async def end_of_feed(span_s: float) -> None:
             await clock.sleep(span_s + 1.0)
             out.write("vagus: the simulated feed has ended\n")
             stop.set()
 
-        ender = asyncio.ensure_future(end_of_feed())
+        ender = asyncio.ensure_future(end_of_feed(span_s)) if span_s is not None else None
         try:
             await agent.run(stop)
         finally:
-            ender.cancel()
+            if ender is not None:
+                ender.cancel()
+            if timer is not None:
+                timer.cancel()
+            for signum in stop_signals:
+                loop.remove_signal_handler(signum)
         beats = sum(link.counters.beats for link in agent.links)
         rejected = sum(link.counters.rejected_payloads for link in agent.links)
+        drops = sum(link.counters.disconnects + link.counters.stalls for link in agent.links)
         out.write(
             f"vagus: stopped; the store holds {store.count('indicators')} indicator rows; "
-            f"{beats} beats, {rejected} rejected payloads this run\n"
+            f"{beats} beats, {rejected} rejected payloads, {drops} dropped links this run\n"
         )
     return 0
 

@@ -1,9 +1,15 @@
-"""The edge agent: device links feeding the local store and the live view, until told to stop."""
+"""The edge agent: device links feeding the local store and the live view, until told to stop.
+
+Each device has its own link (its own state machine, beat clock and windows); the links run side
+by side and reconnect on their own. Link state changes are logged at INFO by link number, never
+by address (a BLE address identifies the person's wearable), and handed to ``on_link_event``.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -12,6 +18,7 @@ from vagus.errors import PayloadError
 from vagus.signal import Beat, Indicators, WindowConfig
 
 from .device_link import DeviceLink
+from .link_state import LinkEvent, LinkPolicy, LinkState
 from .store import Store
 from .stress_stage import StressStage
 from .transport import Transport
@@ -27,6 +34,8 @@ class AgentConfig:
     beats_retention_s: float = 30 * 86_400.0
     prune_every_s: float = 3_600.0
     stress: bool = True  # score 60-s windows against the person's baseline (stress_stage.py)
+    link: LinkPolicy = field(default_factory=LinkPolicy)  # reconnect backoff, stall watchdog, battery poll
+    seed: int | None = None  # of the links' backoff jitter (None: unseeded)
 
 
 class Agent:
@@ -40,25 +49,52 @@ class Agent:
         clock: Clock,
         config: AgentConfig | None = None,
         on_indicators: Callable[[str, Indicators], None] | None = None,
+        on_link_event: Callable[[LinkEvent], None] | None = None,
+        on_battery: Callable[[str, float, int], None] | None = None,
     ) -> None:
-        self.config = config or AgentConfig()
+        self.config = cfg = config or AgentConfig()
         self.store = store
         self.clock = clock
-        self.stress = StressStage(store) if self.config.stress else None
+        self.stress = StressStage(store) if cfg.stress else None
         sink = _StoreSink(store, on_indicators, self.stress)
-        self.links = [DeviceLink(t, sink, self.config.window) for t in transports]
+        rng = random.Random(cfg.seed)
+        self.links = [
+            DeviceLink(
+                t,
+                sink,
+                cfg.window,
+                clock=clock,
+                policy=cfg.link,
+                observer=_LinkReporter(i + 1, on_link_event, on_battery),
+                rng=random.Random(rng.getrandbits(64)),
+            )
+            for i, t in enumerate(transports)
+        ]
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Start every link, prune old beats periodically, and return once ``stop`` is set."""
-        for link in self.links:
-            await link.start()
+        """Run every link, prune old beats periodically, and return once ``stop`` is set.
+
+        A link that cannot connect keeps retrying without holding up the others. On return every
+        link is stopped and its transport disconnected. An unexpected error in a link's supervisor
+        (a bug) stops the agent and is raised here.
+        """
         pruner = asyncio.create_task(self._prune_loop())
+        stopper = asyncio.ensure_future(stop.wait())
         try:
-            await stop.wait()
-        finally:
-            pruner.cancel()
             for link in self.links:
-                await link.stop()
+                await link.start(wait=False)
+            pending: set[asyncio.Future[object]] = {stopper, *(link.task for link in self.links if link.task)}
+            while not stop.is_set():
+                done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+                for task in done - {stopper}:
+                    error = task.exception()  # a link that ended by itself (its device cannot be read) is fine
+                    if error is not None:
+                        raise error
+        finally:
+            stopper.cancel()
+            pruner.cancel()
+            # Concurrently: each disconnect may wait on BlueZ, and SIGTERM gives a service ~90 s.
+            await asyncio.gather(*(link.stop() for link in self.links), return_exceptions=True)
             if self.stress is not None:
                 self.stress.save()
 
@@ -66,6 +102,34 @@ class Agent:
         while True:
             self.store.prune_beats(self.clock.now_utc_s() - self.config.beats_retention_s)
             await self.clock.sleep(self.config.prune_every_s)
+
+
+class _LinkReporter:
+    """Logs one link's state changes (by number, never by address) and passes them on."""
+
+    def __init__(
+        self,
+        number: int,
+        on_link_event: Callable[[LinkEvent], None] | None,
+        on_battery: Callable[[str, float, int], None] | None,
+    ) -> None:
+        self._number = number
+        self._on_link_event = on_link_event
+        self._on_battery = on_battery
+
+    def on_link_event(self, event: LinkEvent) -> None:
+        level = logging.WARNING if event.state is LinkState.STOPPED and event.reason != "stopped" else logging.INFO
+        reason = f" ({event.reason})" if event.reason else ""
+        retry = f", retry in {event.retry_in_s:.1f} s" if event.retry_in_s is not None else ""
+        log.log(level, "device %d: %s%s%s", self._number, event.state.value, reason, retry)
+        log.debug("device %d is %s", self._number, event.device_id)
+        if self._on_link_event is not None:
+            self._on_link_event(event)
+
+    def on_battery(self, device_id: str, t_utc_s: float, level_pct: int) -> None:
+        log.info("device %d: battery %d %%", self._number, level_pct)
+        if self._on_battery is not None:
+            self._on_battery(device_id, t_utc_s, level_pct)
 
 
 class _StoreSink:

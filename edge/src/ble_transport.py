@@ -59,6 +59,7 @@ from bleak.exc import (
 
 from vagus.clock import Clock
 
+from .link_state import Backoff  # one backoff policy for the transport and the link
 from .transport import DisconnectHandler, NotifyHandler
 
 __all__ = [
@@ -259,43 +260,6 @@ async def scan(
 
 
 # -- retries ----------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class Backoff:
-    """Exponential backoff with bounded jitter, in seconds of the injected clock.
-
-    Delay after failure ``n`` (0 = the first): ``min(max_s, initial_s · factor**n)``, scaled by a
-    uniform factor in ``[1 − jitter, 1 + jitter]`` when a random source is given, and never more
-    than ``max_s``. The jitter keeps straps that dropped together (a Wi-Fi/Bluetooth coexistence
-    glitch on a Pi, ble.md §4.4) from retrying in lockstep: a controller takes one LE Create
-    Connection at a time (Core 5.4 Vol 4 Part E §7.8.12, Command Disallowed while one is pending).
-    """
-
-    initial_s: float = 2.0
-    factor: float = 2.0
-    max_s: float = 120.0
-    jitter: float = 0.25
-
-    def __post_init__(self) -> None:
-        if not self.initial_s > 0:
-            raise ValueError(f"backoff initial_s must be > 0, got {self.initial_s}")
-        if not self.factor >= 1:
-            raise ValueError(f"backoff factor must be ≥ 1, got {self.factor}")
-        if not self.max_s >= self.initial_s:
-            raise ValueError(f"backoff max_s ({self.max_s}) must be ≥ initial_s ({self.initial_s})")
-        if not 0 <= self.jitter < 1:
-            raise ValueError(f"backoff jitter must be in [0, 1), got {self.jitter}")
-
-    def delay_s(self, failures: int, rng: random.Random | None = None) -> float:
-        """Seconds to wait after ``failures`` + 1 consecutive failures (``failures`` ≥ 0)."""
-        if failures < 0:
-            raise ValueError(f"failures must be ≥ 0, got {failures}")
-        # Past 2**64 the product only overflows; the cap has long been reached.
-        base = min(self.max_s, self.initial_s * self.factor ** min(failures, 64))
-        if rng is None or self.jitter == 0:
-            return base
-        return min(self.max_s, base * (1.0 + self.jitter * (2.0 * rng.random() - 1.0)))
 
 
 # -- the transport ----------------------------------------------------------------------------------------

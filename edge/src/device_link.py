@@ -1,22 +1,47 @@
-"""One wearable's path from bytes to indicators: decode → time beats → rolling windows.
+"""One wearable's path from bytes to indicators, kept up for as long as the agent runs.
 
-The link never lets a bad payload escape: a decode failure is counted, handed to the sink to
-be set aside, and the stream goes on.
+A link supervises its transport with a small state machine (link_state.py)::
+
+    scanning ─▶ connecting ─▶ streaming ─(drop, stall)─▶ connecting ─(fails)─▶ backoff ─▶ connecting …
+
+``scanning`` only for a transport that must find its device first (:class:`Locatable`). After a
+drop the first reconnect is immediate; failures then wait :class:`Backoff` delays on the injected
+clock, so accelerated runs are exact. Every (re)connect subscribes again, because a wearable
+forgets its notification settings when the link drops (ble.md §2). A drop, a stall and contact
+loss mark a gap in the beat clock, so the next beat starts a new chain and no window spans the
+hole. Battery Level is read on connecting and every ``battery_every_s`` while streaming.
+
+The link never lets a bad payload escape: a decode failure is counted, handed to the sink to be
+set aside, and the stream goes on.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
+import random
 from dataclasses import dataclass
 from typing import Protocol
 
+from vagus.clock import Clock, RealClock
 from vagus.errors import PayloadError
 from vagus.signal import Beat, BeatSource, Indicators, RollingWindow, WindowConfig
 
 from .beat_clock import BeatClock
+from .gatt_info import BATTERY_LEVEL_UUID, decode_battery_level
 from .hrs import HEART_RATE_MEASUREMENT_UUID, decode_hrm
+from .link_state import LinkEvent, LinkObserver, LinkPolicy, LinkState, Locatable
 from .transport import Transport
 
 __all__ = ["DeviceLink", "LinkCounters", "LinkSink"]
+
+log = logging.getLogger(__name__)
+
+# A streaming stretch at least this long counts as a success: the failure count restarts and the
+# next drop is retried at once. A link that drops sooner backs off instead, so a device that
+# accepts and drops every connection is not hammered (and a simulated one cannot spin at one instant).
+_STABLE_S = 10.0
 
 
 class LinkSink(Protocol):
@@ -37,35 +62,236 @@ class LinkCounters:
     beats: int = 0
     rejected_payloads: int = 0
     payload_warnings: int = 0
-    disconnects: int = 0
+    disconnects: int = 0  # unsolicited drops reported by the transport
+    connects: int = 0
+    failed_connects: int = 0  # failed connects and failed searches
+    stalls: int = 0  # streaming without notifications for stall_s: reconnected
+    battery_errors: int = 0
 
 
 class DeviceLink:
-    """Connects one transport and turns its Heart Rate Measurement notifications into records."""
+    """Keeps one transport connected and turns its Heart Rate Measurement notifications into records.
 
-    def __init__(self, transport: Transport, sink: LinkSink, window: WindowConfig | None = None) -> None:
+    ``clock`` should be the clock the transport stamps arrivals with (the agent passes its own);
+    it times the backoff, the stall watchdog, the battery poll and the events. ``rng`` draws the
+    backoff jitter (seed it for reproducible runs).
+    """
+
+    def __init__(
+        self,
+        transport: Transport,
+        sink: LinkSink,
+        window: WindowConfig | None = None,
+        *,
+        clock: Clock | None = None,
+        policy: LinkPolicy | None = None,
+        observer: LinkObserver | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
         self.transport = transport
         self.device_id = transport.device_id
+        self.clock: Clock = clock or RealClock()
+        self.policy = policy or LinkPolicy()
         self._sink = sink
-        self._clock = BeatClock()
+        self._observer = observer
+        self._rng = rng if rng is not None else random.Random()
+        self._beats = BeatClock()
         self._window = RollingWindow(self.device_id, window)
         self._contact: bool | None = None
+        self._dropped = asyncio.Event()
+        self._last_rx_s = 0.0  # on self.clock
+        self._battery_supported = True
+        self._task: asyncio.Task[None] | None = None
+        self.state: LinkState | None = None
+        self.events: list[LinkEvent] = []  # this link's state changes, oldest first
+        self.battery_pct: int | None = None
         self.counters = LinkCounters()
         self.last_hr_bpm: int | None = None
 
-    async def start(self) -> None:
-        await self.transport.connect(self._on_disconnect)
-        await self.transport.subscribe(HEART_RATE_MEASUREMENT_UUID, self.on_notify)
+    # -- life cycle ---------------------------------------------------------------------------------
+
+    @property
+    def task(self) -> asyncio.Task[None] | None:
+        """The supervising task once started (done when stopped, or when the device cannot be read)."""
+        return self._task
+
+    async def start(self, *, wait: bool = True) -> None:
+        """Start supervising the link.
+
+        ``wait=True``: return once the first connect succeeded and notifications are on, or raise
+        what the first attempt failed with (the link is then stopped). ``wait=False`` (the agent):
+        return at once; the link keeps trying with backoff.
+        """
+        if self._task is not None:
+            return
+        first: asyncio.Future[None] | None = asyncio.get_running_loop().create_future() if wait else None
+        self._task = asyncio.ensure_future(self._supervise(first))
+        if first is None:
+            return
+        try:
+            await asyncio.shield(first)
+        except BaseException:
+            await self.stop()
+            raise
 
     async def stop(self) -> None:
+        """Stop supervising and disconnect the transport (safe to call twice)."""
+        task = self._task
+        if task is not None and not task.done():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
         await self.transport.disconnect()
+        if self.state is not LinkState.STOPPED:
+            self._emit(LinkState.STOPPED, "stopped")
+
+    # -- the state machine --------------------------------------------------------------------------
+
+    def _emit(self, state: LinkState, reason: str | None = None, retry_in_s: float | None = None) -> None:
+        self.state = state
+        event = LinkEvent(self.device_id, state, self.clock.now_utc_s(), reason, retry_in_s)
+        self.events.append(event)
+        if self._observer is not None:
+            self._observer.on_link_event(event)
+
+    async def _supervise(self, first: asyncio.Future[None] | None) -> None:
+        try:
+            await self._keep_up(first)
+        finally:
+            if first is not None and not first.done():
+                first.set_exception(ConnectionAbortedError("the link was stopped before it connected"))
+
+    async def _keep_up(self, first: asyncio.Future[None] | None) -> None:
+        failures = 0
+        reason: str | None = None
+        while True:
+            if isinstance(self.transport, Locatable) and not self.transport.located:
+                self._emit(LinkState.SCANNING, reason)
+                try:
+                    await self.transport.locate()
+                except (LookupError, OSError) as exc:
+                    if first is not None and not first.done():
+                        first.set_exception(exc)
+                        return
+                    failures = await self._back_off(failures, f"not found: {_describe(exc)}")
+                    reason = None
+                    continue
+            self._emit(LinkState.CONNECTING, reason)
+            try:
+                await self._connect()
+            except ValueError as exc:  # the device has no Heart Rate Measurement: retrying cannot help
+                if first is not None and not first.done():
+                    first.set_exception(exc)
+                log.warning("a device cannot be read and is left alone: %s", exc)
+                self._emit(LinkState.STOPPED, f"cannot be read: {exc}")
+                return
+            except Exception as exc:  # any transport failure is retried: the agent must outlive it
+                if first is not None and not first.done():
+                    first.set_exception(exc)
+                    return
+                failures = await self._back_off(failures, f"connect failed: {_describe(exc)}")
+                reason = None
+                continue
+            streaming_since_s = self.clock.now_utc_s()
+            self._emit(LinkState.STREAMING)
+            if first is not None and not first.done():
+                first.set_result(None)
+            reason = await self._stream()
+            if self.clock.now_utc_s() - streaming_since_s >= _STABLE_S:
+                failures = 0
+            else:
+                failures = await self._back_off(failures, reason)
+                reason = None
+
+    async def _connect(self) -> None:
+        self.counters.connects += 1
+        self._dropped.clear()
+        try:
+            await self.transport.connect(self._on_disconnect)
+        except BaseException:
+            self.counters.connects -= 1
+            self.counters.failed_connects += 1
+            raise
+        try:
+            await self.transport.subscribe(HEART_RATE_MEASUREMENT_UUID, self.on_notify)
+        except BaseException:
+            self.counters.connects -= 1
+            self.counters.failed_connects += 1
+            # Connected but not streaming: close it, so the next attempt starts from a fresh connection.
+            with contextlib.suppress(Exception):
+                await self.transport.disconnect()
+            raise
+        self._last_rx_s = self.clock.now_utc_s()
+
+    async def _back_off(self, failures: int, reason: str | None) -> int:
+        delay_s = self.policy.backoff.delay_s(failures, self._rng)
+        self._emit(LinkState.BACKOFF, reason, retry_in_s=delay_s)
+        await self.clock.sleep(delay_s)
+        return failures + 1
+
+    async def _stream(self) -> str:
+        """Wait while streaming (reading the battery when due); return why streaming ended."""
+        policy = self.policy
+        battery_due_s = self.clock.now_utc_s()
+        while True:
+            now = self.clock.now_utc_s()
+            if self._dropped.is_set():
+                return "dropped"
+            if policy.stall_s is not None and now - self._last_rx_s >= policy.stall_s:
+                # The link is up but silent: reconnecting restarts the stream (ble.md §4.4).
+                self.counters.stalls += 1
+                self._beats.mark_gap()
+                await self.transport.disconnect()
+                return f"no data for {policy.stall_s:g} s"
+            if self._battery_supported and now >= battery_due_s:
+                await self._read_battery()
+                battery_due_s = now + policy.battery_every_s
+                continue
+            wake_s = battery_due_s if self._battery_supported else float("inf")
+            if policy.stall_s is not None:
+                wake_s = min(wake_s, self._last_rx_s + policy.stall_s)
+            await self._until_dropped_or(wake_s - now)
+
+    async def _until_dropped_or(self, timeout_s: float) -> None:
+        dropped = asyncio.ensure_future(self._dropped.wait())
+        if timeout_s == float("inf"):
+            await dropped
+            return
+        sleeper = asyncio.ensure_future(self.clock.sleep(timeout_s))
+        try:
+            await asyncio.wait({dropped, sleeper}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for fut in (dropped, sleeper):
+                fut.cancel()
+
+    async def _read_battery(self) -> None:
+        try:
+            level = decode_battery_level(await self.transport.read(BATTERY_LEVEL_UUID))
+        except ValueError:
+            self._battery_supported = False  # the device has no Battery Service: stop asking
+            return
+        except PayloadError as exc:
+            self.counters.battery_errors += 1
+            log.info("a battery level was malformed (%s)", exc.problem.value)
+            return
+        except Exception as exc:  # a battery read is optional; a real drop is reported apart
+            self.counters.battery_errors += 1
+            log.info("battery read failed: %s", type(exc).__name__)
+            return
+        self.battery_pct = level.level_percent
+        if self._observer is not None:
+            self._observer.on_battery(self.device_id, self.clock.now_utc_s(), level.level_percent)
 
     def _on_disconnect(self) -> None:
         self.counters.disconnects += 1
-        self._clock.mark_gap()
+        self._beats.mark_gap()
+        self._dropped.set()
+
+    # -- notifications ------------------------------------------------------------------------------
 
     def on_notify(self, characteristic: str, payload: bytes, arrival_utc_s: float) -> None:
         self.counters.notifications += 1
+        self._last_rx_s = self.clock.now_utc_s()
         try:
             hrm = decode_hrm(payload)
         except PayloadError as exc:
@@ -76,9 +302,9 @@ class DeviceLink:
             self.counters.payload_warnings += 1
         self.last_hr_bpm = hrm.hr_bpm
         if hrm.sensor_contact is False and self._contact is not False:
-            self._clock.mark_gap()  # beats resume after contact loss on a fresh chain
+            self._beats.mark_gap()  # beats resume after contact loss on a fresh chain
         self._contact = hrm.sensor_contact
-        placed = self._clock.place(list(hrm.rr_ms), arrival_utc_s)
+        placed = self._beats.place(list(hrm.rr_ms), arrival_utc_s)
         beats = [
             Beat(
                 device_id=self.device_id,
@@ -100,3 +326,14 @@ class DeviceLink:
             records.extend(self._window.push(beat))
         if records:
             self._sink.on_indicators(records)
+
+
+def _describe(exc: BaseException) -> str:
+    """The root error's type, and its message unless it might carry a device address (bleak's often do)."""
+    while exc.__cause__ is not None:  # BleConnectError wraps the last attempt's error
+        exc = exc.__cause__
+    name = type(exc).__name__
+    text = str(exc)
+    if not text or any(ch == ":" for ch in text.replace(": ", "")):
+        return name
+    return f"{name} ({text})"
