@@ -114,3 +114,21 @@ def test_agent_path_stays_light(module):
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[]"
+
+
+def test_building_and_running_a_simulated_strap_world_loads_no_heavy_library():
+    # `vagus run --sim` builds a world and pulls its devices' first notifications: none of that may
+    # import scipy & co. (issue 6, "Footprint": the agent with three straps stays under 80 MB).
+    heavy = ("pandas", "neurokit2", "matplotlib", "scipy")
+    code = (
+        "import sys\n"
+        "from vagus.sim import build_world, load_builtin, render\n"
+        "world = build_world(load_builtin('resting'), people=3)\n"
+        "for setup in world.devices_setup:\n"
+        "    notes = render(setup)\n"
+        "    assert [next(notes) for _ in range(5)]\n"
+        f"print([m for m in {heavy!r} if m in sys.modules])"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"

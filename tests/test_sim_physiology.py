@@ -8,6 +8,7 @@ resting norms: Nunan, Sandercock & Brodie 2010, PACE 33:1407 (short-term resting
 
 from __future__ import annotations
 
+import math
 import time
 import warnings
 from functools import cache
@@ -16,12 +17,15 @@ import numpy as np
 import pytest
 
 from vagus.sim.physiology import (
+    AR1_BLOCK,
+    FS_HZ,
     HR_TAU_AFTER_EXERCISE_S,
     HR_TAU_UP_S,
     RR_MAX_MS,
     RR_MIN_MS,
     Physiology,
     State,
+    ar1_filter,
     simulate,
 )
 from vagus.sim.population import draw_population
@@ -249,3 +253,53 @@ def _timed(fn: object) -> float:
     start = time.perf_counter()
     fn()  # type: ignore[operator]
     return time.perf_counter() - start
+
+
+@pytest.mark.parametrize("tau_s", [0.3, 10.0, 100.0])
+@pytest.mark.parametrize("n", [1, AR1_BLOCK - 1, AR1_BLOCK, 5 * AR1_BLOCK + 17])
+def test_ar1_filter_equals_scipy_lfilter(tau_s, n):
+    # scipy's direct-form IIR filter is the reference for the closed-form block recursion.
+    from scipy.signal import lfilter
+
+    rng = np.random.default_rng(n)
+    a = math.exp(-1.0 / (FS_HZ * tau_s))
+    e, x_prev = rng.standard_normal(n), float(rng.standard_normal())
+    expected = lfilter([1.0], [1.0, -a], e, zi=[a * x_prev])[0]
+    np.testing.assert_allclose(ar1_filter(e, a, x_prev), expected, rtol=0, atol=1e-12)
+
+
+def test_ar1_filter_rejects_an_unstable_coefficient():
+    with pytest.raises(ValueError, match="AR"):
+        ar1_filter(np.zeros(4), 1.0, 0.0)
+
+
+def test_the_day_does_not_depend_on_how_it_is_chunked():
+    scenario = load_builtin("workday")
+    person = draw_population(1, seed=3)[0]
+    hourly = simulate(person, scenario.timeline, seed=2)
+    for chunk_s in (30, 630, scenario.timeline.duration_s):
+        other = simulate(person, scenario.timeline, seed=2, chunk_s=chunk_s)
+        for name in ("beat_times_s", "rr_ms", "breathing_rate_brpm", "hr_bpm", "activity"):
+            np.testing.assert_array_equal(getattr(other, name), getattr(hourly, name), err_msg=f"{name}, {chunk_s} s")
+    with pytest.raises(ValueError, match="multiple"):
+        simulate(person, scenario.timeline, seed=2, chunk_s=45)
+
+
+def test_a_person_day_holds_little_memory_while_it_is_generated():
+    # The grid is generated an hour at a time: the peak of Python allocations stays near the output's
+    # size (beats in float64, per-second truth in float32), far below a day of 8-Hz float64 arrays.
+    import tracemalloc
+
+    scenario = load_builtin("workday")
+    person = draw_population(1, seed=0)[0]
+    tracemalloc.start()
+    try:
+        day = simulate(person, scenario.timeline, seed=0)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    output = sum(
+        getattr(day, n).nbytes for n in ("beat_times_s", "rr_ms", "state", "breathing_rate_brpm", "hr_bpm", "activity")
+    )
+    one_day_grid_array = scenario.timeline.duration_s * FS_HZ * 8
+    assert peak < output + 2 * one_day_grid_array  # a whole-day generator holds ~15 such arrays at once

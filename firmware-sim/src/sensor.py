@@ -83,8 +83,8 @@ class Heartbeats:
 class SensedBeats:
     """What the detector reports: per beat its time and the interval before it, and why.
 
-    ``rr_1024[i]`` is the interval ending at ``t_s[i]`` in 1/1024-s ticks (what the Heart Rate
-    Service carries); 0 means "no interval" (the first beat of a chain). ``contact`` and
+    ``rr_1024[i]`` is the interval ending at ``t_s[i]`` in 1/1024-s ticks (uint16, as the Heart Rate
+    Service carries it); 0 means "no interval" (the first beat of a chain). ``contact`` and
     ``worn`` hold one value per second of the timeline.
     """
 
@@ -193,7 +193,7 @@ def sense(
     ticks = np.nan_to_num(ticks, nan=0.0)
     return SensedBeats(
         t_s=times,
-        rr_1024=np.clip(ticks, 0, 0xFFFF).astype(np.int64),
+        rr_1024=np.clip(ticks, 0, 0xFFFF).astype(np.uint16),
         artifact=labels,
         contact=~no_contact,
         worn=worn,
