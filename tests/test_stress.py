@@ -170,3 +170,28 @@ def test_the_agents_baseline_survives_a_restart(tmp_path):
         con.execute("UPDATE baseline SET state_json = 'not json'")
     with Store(db) as store, pytest.raises(StoreError, match="baseline"):
         StressStage(store)
+
+
+def test_the_agent_finds_the_night_stores_it_and_learns_from_it(tmp_path):
+    """30 hours of minute records: evening, a night (HR 2 SD down, RMSSD 1.5 SD up), a day."""
+    start = local_ts(10, 18, 0)
+    onset, wake = local_ts(10, 23, 0), local_ts(11, 7, 0)
+    with Store(tmp_path / "v.db") as store:
+        stage = StressStage(store)
+        for k in range(30 * 60):
+            t = start + 60.0 * (k + 1)
+            asleep = onset < t <= wake
+            rmssd, hr = (60.0, 56.0) if asleep else (40.0 + k % 3, 66.0 + k % 2)
+            stage.annotate(record(t, rmssd=rmssd, hr=hr))
+        nights = store.nights()
+    assert len(nights) == 1
+    (night,) = nights
+    assert abs(night.onset_utc_s - onset) <= 10 * 60 and abs(night.wake_utc_s - wake) <= 10 * 60
+    assert night.lowest_hr_bpm == pytest.approx(56.0) and night.rmssd_ms == pytest.approx(60.0)
+    assert 460 <= night.asleep_min <= 480
+    stage.baseline.close_day()  # the night belongs to the morning it ended on
+    assert stage.baseline.days[-1].night_ln_rmssd == pytest.approx(math.log(60.0))
+    assert stage.baseline.night_range().last == pytest.approx(math.log(60.0))
+    with Store(tmp_path / "v.db") as store:  # a restart neither loses nor repeats it
+        again = StressStage(store)
+        assert again.find_nights(wake + 6 * 3600) == 0 and len(store.nights()) == 1

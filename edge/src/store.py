@@ -15,6 +15,7 @@ from pathlib import Path
 
 from vagus.errors import StoreError
 from vagus.signal import Beat, Indicators
+from vagus.signal.sleep import NightSummary
 
 __all__ = ["SCHEMA_VERSION", "Store"]
 
@@ -178,8 +179,33 @@ class Store:
                 (json.dumps(state, separators=(",", ":")), now_utc_s),
             )
 
+    def add_night(self, night: NightSummary) -> None:
+        """Store one night (vagus.signal.sleep.NightSummary); the same onset again replaces it."""
+        with self._db:
+            self._db.execute(
+                "INSERT OR REPLACE INTO nights (onset_utc_s, wake_utc_s, asleep_min, lowest_hr_bpm, mean_hr_bpm,"
+                " rmssd_ms, recovery, recovery_sd) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    night.onset_utc_s,
+                    night.wake_utc_s,
+                    night.asleep_min,
+                    night.lowest_hr_bpm,
+                    night.mean_hr_bpm,
+                    night.rmssd_ms,
+                    night.recovery,
+                    night.recovery_sd,
+                ),
+            )
+
+    def nights(self) -> list[NightSummary]:
+        rows = self._db.execute(
+            "SELECT onset_utc_s, wake_utc_s, asleep_min, lowest_hr_bpm, mean_hr_bpm, rmssd_ms, recovery, recovery_sd"
+            " FROM nights ORDER BY onset_utc_s"
+        ).fetchall()
+        return [NightSummary(*row) for row in rows]
+
     def count(self, table: str) -> int:
-        if table not in {"beats", "indicators", "rejected_payloads"}:
+        if table not in {"beats", "indicators", "rejected_payloads", "nights"}:
             raise ValueError(f"unknown table {table!r}")
         return int(self._db.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
 

@@ -5,22 +5,27 @@ Records flow through it on their way to the store (indicators → stress → sto
 60-s record gets ``stress_score``/``stress_level`` or a ``gate_reason`` (vagus.signal.stress);
 longer windows pass through unchanged (stress is a minute-scale state).
 
-Until sleep detection lands, what counts as night and as calm awake time is decided by the clock
-(documented in docs/indicators.md): windows starting between 00:00 and 05:00 local time feed the
-nightly ln RMSSD; ungated windows between 07:00 and 22:00 feed the awake reference (a stress
-episode is a minority of a day, and the reference uses medians, so it does not move it much).
+Nights come from sleep detection (vagus.signal.sleep): the stage keeps one sample per minute for
+the last 36 hours and, once an hour, looks for sleep periods that ended at least 30 minutes ago;
+each new one is summarised into the store's ``nights`` table and its asleep minutes feed the
+baseline's nightly ln RMSSD. Calm awake time for the reference is still told by the clock: ungated
+windows between 07:00 and 22:00 local time (a stress episode is a minority of a day, and the
+reference uses medians, so it does not move it much).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import logging
+import math
 import time
+from collections import deque
 from datetime import datetime
 
 from vagus.errors import StoreError
 from vagus.signal import Indicators
 from vagus.signal.baseline import PersonalBaseline
+from vagus.signal.sleep import MinuteSample, detect_sleep, night_summary
 from vagus.signal.stress import StressParams, StressTracker
 
 from .store import Store
@@ -31,8 +36,10 @@ log = logging.getLogger(__name__)
 
 _STRESS_WINDOW_S = 60.0
 _SAVE_EVERY = 60  # records between saves of the baseline (5 min of 5-s steps)
-_NIGHT_HOURS = range(0, 5)
 _AWAKE_HOURS = range(7, 22)
+_MINUTES_KEPT = 36 * 60
+_SLEEP_CHECK_EVERY_S = 3600.0
+_AWAKE_AFTER_S = 1800.0  # a night is summarised once the person has been up this long
 _STRESS_FIELDS = frozenset({"stress_score", "stress_level", "gate_reason"})
 
 
@@ -43,6 +50,11 @@ class StressStage:
         self._trackers: dict[str, StressTracker] = {}
         self._since_save = 0
         self.baseline = self._load()
+        self._minutes: deque[MinuteSample] = deque(maxlen=_MINUTES_KEPT)
+        self._last_minute = -math.inf
+        self._next_sleep_check_s = -math.inf
+        stored = store.nights()
+        self._last_onset_s = stored[-1].onset_utc_s if stored else -math.inf
 
     def _load(self) -> PersonalBaseline:
         state = self._store.load_baseline()
@@ -75,13 +87,45 @@ class StressStage:
             return
         local = datetime.fromtimestamp(record.t_start_utc_s)
         day = local.date().isoformat()
-        if local.hour in _NIGHT_HOURS and record.quality >= self._params.min_quality:
-            self.baseline.observe_sleep(day, record.rmssd_ms)
-        elif local.hour in _AWAKE_HOURS and not gated:
+        if local.hour in _AWAKE_HOURS and not gated:
             self.baseline.observe_awake(day, record.rmssd_ms, record.hr_bpm)
+        self._sleep(record)
         self._since_save += 1
         if self._since_save >= _SAVE_EVERY:
             self.save()
+
+    def _sleep(self, record: Indicators) -> None:
+        """Keep one sample a minute; once an hour, summarise nights that have ended."""
+        minute = math.floor(record.t_end_utc_s / 60.0)
+        if minute <= self._last_minute:
+            return
+        self._last_minute = minute
+        ok = record.quality >= self._params.min_quality
+        self._minutes.append(
+            MinuteSample(record.t_end_utc_s, record.hr_bpm if ok else None, record.rmssd_ms if ok else None)
+        )
+        if record.t_end_utc_s < self._next_sleep_check_s:
+            return
+        self._next_sleep_check_s = record.t_end_utc_s + _SLEEP_CHECK_EVERY_S
+        self.find_nights(record.t_end_utc_s)
+
+    def find_nights(self, now_utc_s: float) -> int:
+        """Store and learn from every sleep period ended ≥ 30 min before ``now``; how many were new."""
+        minutes = list(self._minutes)
+        reference = self.baseline.reference()
+        new = 0
+        for period in detect_sleep(minutes, reference):
+            if period.onset_utc_s <= self._last_onset_s or period.wake_utc_s > now_utc_s - _AWAKE_AFTER_S:
+                continue
+            night = night_summary(minutes, period, reference, self.baseline.night_range())
+            self._store.add_night(night)
+            morning = datetime.fromtimestamp(period.wake_utc_s).date().isoformat()
+            for sample in minutes[period.first : period.stop]:
+                if sample.rmssd_ms:
+                    self.baseline.observe_sleep(morning, sample.rmssd_ms)
+            self._last_onset_s = period.onset_utc_s
+            new += 1
+        return new
 
     def save(self) -> None:
         self._store.save_baseline(self.baseline.to_dict(), time.time())
