@@ -124,6 +124,10 @@ def build_parser() -> argparse.ArgumentParser:
     from vagus.scan_cli import add_scan_parser
 
     add_scan_parser(commands)
+
+    from vagus.doctor_cli import add_doctor_parser
+
+    add_doctor_parser(commands)
     return parser
 
 
