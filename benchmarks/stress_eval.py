@@ -31,11 +31,12 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 
 from vagus.signal import BeatSource, RollingWindow, WindowConfig  # noqa: E402
-from vagus.signal.baseline import PersonalBaseline  # noqa: E402
+from vagus.signal.baseline import PersonalBaseline, Reference  # noqa: E402
 from vagus.signal.records import Beat, Indicators  # noqa: E402
+from vagus.signal.sleep import MinuteSample, detect_sleep  # noqa: E402
 from vagus.signal.stress import StressLevel, StressTracker  # noqa: E402
 from vagus.sim import build_world, draw_population, load_builtin  # noqa: E402
-from vagus.sim.physiology import State  # noqa: E402
+from vagus.sim.physiology import Physiology, State  # noqa: E402
 from vagus.sim.population import Person  # noqa: E402
 from vagus.sim.scenario import DeviceSpec, Scenario, Segment, Timeline  # noqa: E402
 from vagus.sim.world import DeviceSetup  # noqa: E402
@@ -98,6 +99,26 @@ def learn(person: Person, seed: int, days: int) -> PersonalBaseline:
     return baseline
 
 
+def sleep_errors(
+    records: list[tuple[Indicators, float]], phys: Physiology, reference: Reference, *, accelerometer: bool
+) -> list[float]:
+    """|onset error| and |wake error| (min) of the longest detected period against the true sleep segment."""
+    asleep = np.flatnonzero(phys.state == State.SLEEP.code)
+    if asleep.size == 0:
+        return []
+    minutes = [
+        MinuteSample(rec.t_end_utc_s, rec.hr_bpm, rec.rmssd_ms, activity if accelerometer else None)
+        for k, (rec, activity) in enumerate(records)
+        if k % 12 == 0 and rec.quality >= 0.8
+    ]
+    periods = detect_sleep(minutes, reference)
+    if not periods:
+        return [float("inf"), float("inf")]
+    night = max(periods, key=lambda p: p.wake_utc_s - p.onset_utc_s)
+    onset, wake = T0 + float(asleep[0]), T0 + float(asleep[-1] + 1)
+    return [abs(night.onset_utc_s - onset) / 60.0, abs(night.wake_utc_s - wake) / 60.0]
+
+
 def auroc(pos: list[float], neg: list[float]) -> float:
     """Probability that a stress minute scores above a calm one (ties count half): Mann–Whitney U."""
     if not pos or not neg:
@@ -127,9 +148,11 @@ def main() -> int:  # noqa: PLR0912, PLR0915 (one report, read top to bottom)
     scored = total = 0
     br_err: list[float] = []
     br_windows = br_reported = 0
+    sleep_errors_min: list[float] = []
     for i, person in people:
         baseline = learn(person, spec["learning_seed"] + 100 * i, spec["learning_days"])
         reference = baseline.reference()
+        sleep_reference = baseline.reference(personal_only=True)
         pos: list[float] = []
         neg: list[float] = []
         for name in spec["scenarios"]:
@@ -141,6 +164,7 @@ def main() -> int:  # noqa: PLR0912, PLR0915 (one report, read top to bottom)
                 if not any(p == setup.profile for p in ("h10", "verity")):
                     continue  # the watch and the ring send no RR intervals: no HRV stress
                 records = windows(setup)
+                sleep_errors_min += sleep_errors(records, phys, sleep_reference, accelerometer=True)
                 for accelerometer in (True, False):
                     tracker = StressTracker()
                     for k, (rec, window_activity) in enumerate(records):
@@ -182,6 +206,9 @@ def main() -> int:  # noqa: PLR0912, PLR0915 (one report, read top to bottom)
           f"min {np.nanmin(aucs):.3f}")  # fmt: skip
     print(f"minutes scored {scored}/{total} ({scored / max(total, 1):.0%}); exercise minutes {exercise_minutes}: "
           f"high stress with accelerometer {exercise_high[True]}, without {exercise_high[False]}")  # fmt: skip
+    if sleep_errors_min:
+        print(f"sleep onset/wake: median absolute error {np.median(sleep_errors_min):.1f} min "
+              f"(p90 {np.percentile(sleep_errors_min, 90):.1f}) over {len(sleep_errors_min) // 2} nights")  # fmt: skip
     if br_err:
         print(f"breathing rate: MAE {np.mean(br_err):.2f} breaths/min over {br_reported} reported windows "
               f"({br_reported / max(br_windows, 1):.0%} of scored windows)")  # fmt: skip

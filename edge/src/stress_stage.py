@@ -112,7 +112,7 @@ class StressStage:
     def find_nights(self, now_utc_s: float) -> int:
         """Store and learn from every sleep period ended ≥ 30 min before ``now``; how many were new."""
         minutes = list(self._minutes)
-        reference = self.baseline.reference()
+        reference = self.baseline.reference(personal_only=True)
         new = 0
         for period in detect_sleep(minutes, reference):
             if period.onset_utc_s <= self._last_onset_s or period.wake_utc_s > now_utc_s - _AWAKE_AFTER_S:

@@ -135,8 +135,12 @@ class PersonalBaseline:
 
     # -- reading ------------------------------------------------------------------------------
 
-    def reference(self) -> Reference:
-        """The awake reference (module docstring); today's minutes count once there are enough."""
+    def reference(self, *, personal_only: bool = False) -> Reference:
+        """The awake reference (module docstring); today's minutes count once there are enough.
+
+        ``personal_only``: the person's own days alone as soon as there is one (no blending with
+        population norms). Sleep detection wants that: it compares the person's night with the same
+        person awake, and a population heart rate 15 bpm off would hide the night entirely."""
         recent = [d for d in self.days[-7:] if not math.isnan(d.ln_rmssd_median)]
         if len(self.today_hr) >= _MIN_DAY_WINDOWS:
             ln = np.asarray(self.today_ln_rmssd)
@@ -156,7 +160,7 @@ class PersonalBaseline:
             ]
         if not recent:
             return POPULATION
-        w = min(1.0, len(recent) / self.days_to_learn)
+        w = 1.0 if personal_only else min(1.0, len(recent) / self.days_to_learn)
         ln_mean = float(np.median([d.ln_rmssd_median for d in recent]))
         ln_sd = max(float(np.median([d.ln_rmssd_mad for d in recent])) * _MAD_TO_SD, 0.05)
         hr_mean = float(np.median([d.hr_median_bpm for d in recent]))
