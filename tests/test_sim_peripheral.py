@@ -19,8 +19,6 @@ Time is a ``SimClock`` at 10× so a test stays within a few wall seconds.
 from __future__ import annotations
 
 import asyncio
-import heapq
-import itertools
 import struct
 import sys
 from collections import defaultdict
@@ -38,7 +36,7 @@ from vagus.edge.hrs import decode_hrm
 from vagus.sim import colmi_encoder as colmi
 from vagus.sim import gatt_info
 from vagus.sim import pmd_encoder as pmd
-from vagus.sim.device import StreamChanges
+from vagus.sim.device import StreamMerge
 from vagus.sim.firmware import PROFILES
 from vagus.sim.hrs_encoder import HRM_UUID
 from vagus.sim.peripheral import (
@@ -160,48 +158,28 @@ class Link:
 
 def replay(firmware, actions, until_s: float) -> dict[str, list[tuple[float, bytes]]]:
     """What the firmware sends for the recorded host actions, per characteristic, like world.render."""
-    heap: list = []
-    streams: dict = {}
-    order = itertools.count()
+    pending = StreamMerge()
     subscribed: set[str] = set()
     out: dict[str, list[tuple[float, bytes]]] = defaultdict(list)
 
-    def apply(changes: StreamChanges) -> None:
-        for key in changes.stopped:
-            streams.pop(key, None)
-        for key, stream in changes.started.items():
-            streams[key] = stream
-            item = next(stream, None)
-            if item is not None:
-                heapq.heappush(heap, (item.t_s, next(order), key, item))
-        for note in changes.responses:
-            heapq.heappush(heap, (note.t_s, next(order), "", note))
-
     def drain(before_s: float) -> None:
-        while heap and heap[0][0] <= before_s:
-            _, _, key, note = heapq.heappop(heap)
-            if key:
-                if key not in streams:
-                    continue
-                item = next(streams[key], None)
-                if item is not None:
-                    heapq.heappush(heap, (item.t_s, next(order), key, item))
+        while (due := pending.next_due_s()) is not None and due <= before_s:
+            note = pending.pop()
             if note.characteristic in subscribed:
                 out[note.characteristic].append((note.t_s, note.payload))
 
     for a in actions:
         if a.kind == "subscribe":
             subscribed.add(a.characteristic)
-            apply(firmware.subscribe(a.characteristic, a.t_s))
+            pending.apply(firmware.subscribe(a.characteristic, a.t_s))
         elif a.kind == "write":
-            apply(firmware.write(a.characteristic, a.data, a.t_s))
+            pending.apply(firmware.write(a.characteristic, a.data, a.t_s))
         elif a.kind == "read":
             firmware.read(a.characteristic, a.t_s)
         elif a.kind == "link_lost":
             drain(a.t_s)
             firmware.link_lost(a.t_s)
-            heap.clear()
-            streams.clear()
+            pending.clear()
             subscribed.clear()
     drain(until_s)
     return out

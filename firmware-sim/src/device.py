@@ -25,7 +25,7 @@ from typing import Protocol
 
 from vagus.clock import Clock
 
-__all__ = ["DeviceUnavailableError", "Firmware", "Notification", "SimulatedDevice", "StreamChanges"]
+__all__ = ["DeviceUnavailableError", "Firmware", "Notification", "SimulatedDevice", "StreamChanges", "StreamMerge"]
 
 NotifyHandler = Callable[[str, bytes, float], None]
 DisconnectHandler = Callable[[], None]
@@ -55,6 +55,53 @@ class StreamChanges:
     responses: list[Notification] = field(default_factory=list)
     started: dict[str, Iterator[Notification]] = field(default_factory=dict)
     stopped: list[str] = field(default_factory=list)
+
+
+class StreamMerge:
+    """A firmware's pending notifications in time order: its open streams and one-off answers.
+
+    The one place that merges streams, used by the clocked device and by the offline renderer (and
+    the peripheral's tests), so both deliver the same bytes at the same times. A stopped stream's
+    queued item is dropped when it reaches the head.
+    """
+
+    def __init__(self) -> None:
+        self._heap: list[tuple[float, int, str, Notification]] = []
+        self._streams: dict[str, Iterator[Notification]] = {}
+        self._order = itertools.count()
+
+    def _push(self, key: str, stream: Iterator[Notification]) -> None:
+        item = next(stream, None)
+        if item is not None:
+            heapq.heappush(self._heap, (item.t_s, next(self._order), key, item))
+
+    def apply(self, changes: StreamChanges) -> None:
+        for key in changes.stopped:
+            self._streams.pop(key, None)
+        for key, stream in changes.started.items():
+            self._streams[key] = stream
+            self._push(key, stream)
+        for note in changes.responses:
+            heapq.heappush(self._heap, (note.t_s, next(self._order), "", note))
+
+    def next_due_s(self) -> float | None:
+        """When the next notification is due (s from the start), or None if nothing is pending."""
+        while self._heap and self._heap[0][2] and self._heap[0][2] not in self._streams:
+            heapq.heappop(self._heap)  # its stream was stopped
+        return self._heap[0][0] if self._heap else None
+
+    def pop(self) -> Notification:
+        """The next notification (call after :meth:`next_due_s` says one is pending)."""
+        if self.next_due_s() is None:
+            raise IndexError("no pending notification")
+        _, _, key, note = heapq.heappop(self._heap)
+        if key:
+            self._push(key, self._streams[key])
+        return note
+
+    def clear(self) -> None:
+        self._heap.clear()
+        self._streams.clear()
 
 
 class Firmware(Protocol):
@@ -106,9 +153,7 @@ class SimulatedDevice:
         self._connected = False
         self._on_disconnect: DisconnectHandler | None = None
         self._handlers: dict[str, NotifyHandler] = {}
-        self._heap: list[tuple[float, int, str, Notification]] = []
-        self._streams: dict[str, Iterator[Notification]] = {}
-        self._order = itertools.count()
+        self._pending = StreamMerge()
         self._kick = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self.notifications_sent = 0
@@ -176,26 +221,14 @@ class SimulatedDevice:
         if not self._connected:
             raise ConnectionError(f"{self._device_id}: not connected")
 
-    def _push(self, key: str, stream: Iterator[Notification]) -> None:
-        item = next(stream, None)
-        if item is not None:
-            heapq.heappush(self._heap, (item.t_s, next(self._order), key, item))
-
     def _apply(self, changes: StreamChanges) -> None:
-        for key in changes.stopped:
-            self._streams.pop(key, None)
-        for key, stream in changes.started.items():
-            self._streams[key] = stream
-            self._push(key, stream)
-        for note in changes.responses:
-            heapq.heappush(self._heap, (note.t_s, next(self._order), "", note))
+        self._pending.apply(changes)
         self._kick.set()
 
     def _drop_link(self) -> None:
         self._connected = False
         self._handlers.clear()
-        self._streams.clear()
-        self._heap.clear()
+        self._pending.clear()
         self.firmware.link_lost(self._now_s())
 
     async def _sleep_until(self, t_s: float) -> bool:
@@ -213,7 +246,7 @@ class SimulatedDevice:
     async def _run(self) -> None:
         while self._connected:
             outage = self._next_outage_after(self._now_s())
-            due = self._heap[0][0] if self._heap else None
+            due = self._pending.next_due_s()
             if outage is not None and (due is None or outage.start_s <= due):
                 if await self._sleep_until(outage.start_s):
                     handler = self._on_disconnect
@@ -228,12 +261,9 @@ class SimulatedDevice:
                 continue
             if due > self._now_s() and not await self._sleep_until(due):
                 continue
-            _, _, key, note = heapq.heappop(self._heap)
-            if key:
-                stream = self._streams.get(key)
-                if stream is None:
-                    continue  # stopped meanwhile
-                self._push(key, stream)
+            if self._pending.next_due_s() != due:
+                continue  # the stream due was stopped meanwhile
+            note = self._pending.pop()
             handler = self._handlers.get(note.characteristic)
             if handler is not None:
                 self.notifications_sent += 1

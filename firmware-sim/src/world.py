@@ -16,7 +16,6 @@ With ``people`` > 1 every device of the scenario is worn by each person (``strap
 
 from __future__ import annotations
 
-import heapq
 import itertools
 import time
 from collections.abc import Iterator
@@ -29,7 +28,7 @@ from vagus.clock import Clock
 
 from . import colmi_encoder as colmi
 from . import pmd_encoder as pmd
-from .device import LinkOutage, Notification, SimulatedDevice, StreamChanges
+from .device import LinkOutage, Notification, SimulatedDevice, StreamMerge
 from .firmware import PROFILES, WearerSignals, make_firmware
 from .hrs_encoder import HRM_UUID
 from .labels import SecondTruth, write_device_labels, write_manifest
@@ -264,38 +263,15 @@ def render(setup: DeviceSetup) -> Iterator[Notification]:
         if any(o.start_s <= connect_s < o.end_s for o in outages):
             continue  # overlapping outages: this one ends inside another
         subscribed: set[str] = set()
-        heap: list[tuple[float, int, str, Notification]] = []
-        streams: dict[str, Iterator[Notification]] = {}
-        order = itertools.count()
-
-        def apply(changes: StreamChanges, heap: list = heap, streams: dict = streams, order=order) -> None:  # noqa: ANN001
-            for key in changes.stopped:
-                streams.pop(key, None)
-            for key, stream in changes.started.items():
-                streams[key] = stream
-                item = next(stream, None)
-                if item is not None:
-                    heapq.heappush(heap, (item.t_s, next(order), key, item))
-            for note in changes.responses:
-                heapq.heappush(heap, (note.t_s, next(order), "", note))
-
+        pending = StreamMerge()
         for action, uuid, data in plan:
             if action == "subscribe":
                 subscribed.add(uuid)
-                apply(fw.subscribe(uuid, connect_s))
+                pending.apply(fw.subscribe(uuid, connect_s))
             else:
-                apply(fw.write(uuid, data, connect_s))
-        while heap:
-            t_s, _, key, note = heapq.heappop(heap)
-            if t_s >= until_s:
-                break
-            if key:
-                stream = streams.get(key)
-                if stream is None:
-                    continue
-                item = next(stream, None)
-                if item is not None:
-                    heapq.heappush(heap, (item.t_s, next(order), key, item))
+                pending.apply(fw.write(uuid, data, connect_s))
+        while (due := pending.next_due_s()) is not None and due < until_s:
+            note = pending.pop()
             if note.characteristic in subscribed:
                 yield note
         fw.link_lost(until_s)
