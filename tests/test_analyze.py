@@ -202,3 +202,41 @@ def test_breathing_and_stress_in_minute_windows_and_the_whole_file():
     reported = [r["breathing_rate"] for r in rows if r["breathing_rate"] is not None]
     assert whole["breathing_rate"] == pytest.approx(float(np.median(reported)))
     assert whole["stress_score"] is None and whole["null_reasons"]["stress_score"] == "not_computed"
+
+
+def test_sleep_periods_of_a_recorded_night_against_the_simulated_truth(tmp_path):
+    """A whole-file run of ≥ 3 h reports sleep periods on the file's time line, against its own awake minutes."""
+    import io
+
+    from vagus.analyze import AnalyzeOptions, run_analyze
+    from vagus.sim import draw_population, simulate
+    from vagus.sim.physiology import State
+    from vagus.sim.scenario import Segment, Timeline
+
+    h = 3600
+    timeline = Timeline(
+        (Segment(0, 2 * h, State.REST), Segment(2 * h, 9 * h, State.SLEEP), Segment(9 * h, 11 * h, State.REST)),
+        start_of_day_s=21 * 3600.0,
+    )
+    errors = []
+    for person in draw_population(8, 515):
+        ph = simulate(person, timeline, seed=616)
+        path = tmp_path / f"{person.person_id}.txt"
+        path.write_text("\n".join(f"{rr:.1f}" for rr in np.diff(ph.beat_times_s) * 1000.0))
+        out = io.StringIO()
+        assert run_analyze(AnalyzeOptions(path=path, as_json=True), out=out, err=io.StringIO()) == 0
+        sleep = json.loads(out.getvalue())["sleep"]
+        assert sleep, person.person_id
+        night = max(sleep, key=lambda p: p["wake_s"] - p["onset_s"])
+        t0 = ph.beat_times_s[0]  # the file's time line starts at the first beat
+        errors += [abs(night["onset_s"] + t0 - 2 * h) / 60, abs(night["wake_s"] + t0 - 9 * h) / 60]
+        assert night["lowest_hr"] <= night["mean_hr"]
+        assert night["asleep_min"] <= (night["wake_s"] - night["onset_s"]) / 60 + 1
+    assert np.median(errors) <= 15.0, errors  # issue 5's target for onset and wake (minutes)
+
+
+def test_sleep_is_not_looked_for_in_a_short_file(tmp_path):
+    path = tmp_path / "short.txt"
+    path.write_text("\n".join(["800"] * 600))
+    result = json.loads(analyze(str(path), "--json").stdout)
+    assert result["sleep"] is None and result["null_reasons"]["sleep"] == "window_too_short"

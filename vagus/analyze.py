@@ -58,6 +58,8 @@ UNITS = {k: u for table in (_TIME, _FREQ, _NONLIN) for k, (_, u) in table.items(
     "corrected_fraction": "1",
     "start": "s",
 }
+# Sleep periods are looked for in whole-file runs at least this long (SleepParams.min_period_min).
+_SLEEP_MIN_S = 3 * 3600.0
 # Breathing rate and stress are minute-scale: computed for stretches up to this long (the whole file
 # gets the median of its minutes' breathing rates instead).
 _SHORT_S = 120.0
@@ -138,6 +140,64 @@ def _breathing_and_stress(rr_ms: np.ndarray, out: dict[str, Any], reasons: dict[
     reasons["stress_score"] = reasons["stress_level"] = str(NullReason.NOT_COMPUTED)
 
 
+def sleep_periods(rr_ms: np.ndarray) -> list[dict[str, Any]] | None:
+    """Sleep periods of a recording of at least 3 h, on its own time line (s from its start).
+
+    Per minute: mean HR and RMSSD of the minute's intervals (minutes with fewer than 20 beats are
+    missing), then :func:`vagus.signal.sleep.detect_sleep` and :func:`night_summary`. A file has no
+    personal baseline, and population norms misplace anyone whose resting HR is far from 65 bpm
+    (a 81-bpm person never "sleeps", a 54-bpm one sleeps all evening), so the awake reference comes
+    from the recording itself: the median and robust SD (MAD × 1.4826, at least 2 bpm and 0.1 ln ms)
+    of HR and ln RMSSD over its minutes in the top 30 % of HR. That holds when about a third of the
+    recording or more is awake (a night from the evening to the morning, a whole day); on simulated
+    nights with 2 h awake before and after 7 h asleep, onset and wake are within 5 min (median).
+    ``None`` for a shorter recording; ``[]`` when it holds no sleep period.
+    """
+    from vagus.signal.baseline import Reference
+    from vagus.signal.sleep import MinuteSample, detect_sleep, night_summary
+
+    if rr_ms.size == 0 or float(rr_ms.sum()) / 1000.0 < _SLEEP_MIN_S:
+        return None
+    minutes = []
+    for start, chunk in _windows(rr_ms, 60.0, 60.0):
+        ok = chunk.size >= 20
+        hr = 60_000.0 / float(chunk.mean()) if ok else None
+        rmssd = float(np.sqrt(np.mean(np.diff(chunk) ** 2))) if ok else None
+        minutes.append(MinuteSample(start + 60.0, hr, rmssd if rmssd else None))
+    known = [m for m in minutes if m.hr_bpm is not None and m.rmssd_ms]
+    if len(known) < 60:
+        return []
+    hr = np.array([m.hr_bpm for m in known])
+    ln = np.log([m.rmssd_ms for m in known])
+    awake = hr >= np.percentile(hr, 70)
+
+    def robust_sd(x: np.ndarray, floor: float) -> float:
+        return max(float(np.median(np.abs(x - np.median(x)))) * 1.4826, floor)
+
+    reference = Reference(
+        float(np.median(ln[awake])),
+        robust_sd(ln[awake], 0.1),
+        float(np.median(hr[awake])),
+        robust_sd(hr[awake], 2.0),
+        personal_weight=1.0,
+        days=0,
+    )
+    out = []
+    for period in detect_sleep(minutes, reference):
+        night = night_summary(minutes, period, reference)
+        out.append(
+            {
+                "onset_s": night.onset_utc_s,
+                "wake_s": night.wake_utc_s,
+                "asleep_min": night.asleep_min,
+                "lowest_hr": night.lowest_hr_bpm,
+                "mean_hr": night.mean_hr_bpm,
+                "rmssd": night.rmssd_ms,
+            }
+        )
+    return out
+
+
 def _correct(rr_ms: np.ndarray, method: str) -> tuple[np.ndarray, float]:
     if method == "none":
         return rr_ms, 0.0
@@ -209,6 +269,9 @@ def run_analyze(options: AnalyzeOptions, *, out: TextIO = sys.stdout, err: TextI
     if options.window_s is None:
         result = summarise(rr, conventions=PRESETS[options.preset][0], frequency=PRESETS[options.preset][1])
         result["corrected_fraction"] = corrected
+        result["sleep"] = sleep_periods(rr)
+        if result["sleep"] is None:
+            result["null_reasons"]["sleep"] = str(NullReason.WINDOW_TOO_SHORT)
         if options.as_json:
             json.dump(result, out, indent=2)
             out.write("\n")
@@ -252,7 +315,20 @@ def _print_summary(result: dict[str, Any], how: str, path: Path, out: TextIO) ->
             reason = result["null_reasons"].get(key)
             note = f"  ({reason})" if reason else ""
             out.write(f"  {key:<18} {_fmt(result[key]):>12} {unit if result[key] is not None else ''}{note}\n")
+    sleep = result.get("sleep")
+    if sleep is not None:
+        out.write(f"  sleep periods (reference: the recording's own awake minutes): {len(sleep) or 'none'}\n")
+        for p in sleep:
+            out.write(
+                f"    {_clock(p['onset_s'])}–{_clock(p['wake_s'])} from the start: {p['asleep_min']} min asleep, "
+                f"lowest HR {_fmt(p['lowest_hr'])} bpm, mean HR {_fmt(p['mean_hr'])} bpm, RMSSD {_fmt(p['rmssd'])} ms\n"
+            )
     out.write("Wellness self-monitoring, not a medical device; these numbers are not a diagnosis.\n")
+
+
+def _clock(seconds: float) -> str:
+    minutes = round(seconds / 60.0)
+    return f"{minutes // 60}:{minutes % 60:02d}"
 
 
 def _print_rows(rows: list[dict[str, Any]], out: TextIO) -> None:
