@@ -409,7 +409,7 @@ async def test_no_bluez_on_the_bus_is_a_clear_error(system_bus):
 
 
 def _vagus(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
+    return subprocess.run(  # noqa: S603 — a fixed argv of our own, no shell
         [sys.executable, "-m", "vagus", *args], capture_output=True, text=True, env=env, cwd=ROOT, timeout=60
     )
 

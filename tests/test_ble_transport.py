@@ -78,7 +78,7 @@ def strap(clock: SimClock, *, seed: int = 1, duration_s: int = 600, outages=None
 
 
 def transport_for(peripheral: SimPeripheral, clock: SimClock, **kwargs) -> BleTransport:
-    kwargs.setdefault("rng", random.Random(7))
+    kwargs.setdefault("rng", random.Random(7))  # noqa: S311 — jitter or reproducible simulation, not a secret
     return BleTransport(peripheral.address, clock=clock, client_backend=make_backend(peripheral), **kwargs)
 
 
@@ -160,9 +160,9 @@ def test_backoff_without_jitter_doubles_up_to_the_cap():
 def test_backoff_jitter_stays_in_its_band(initial, factor, cap, jitter, n, seed):
     b = Backoff(initial_s=initial, factor=factor, max_s=cap, jitter=jitter)
     base = Backoff(initial_s=initial, factor=factor, max_s=cap, jitter=0.0).delay_s(n)
-    d = b.delay_s(n, random.Random(seed))
+    d = b.delay_s(n, random.Random(seed))  # noqa: S311 — jitter or reproducible simulation, not a secret
     assert base * (1 - jitter) - 1e-9 <= d <= min(cap, base * (1 + jitter)) + 1e-9
-    assert d == b.delay_s(n, random.Random(seed))  # reproducible from the seed
+    assert d == b.delay_s(n, random.Random(seed))  # reproducible from the seed  # noqa: S311 — jitter or reproducible simulation, not a secret
 
 
 def test_backoff_rejects_nonsense():
@@ -232,9 +232,9 @@ async def test_retries_with_backoff_on_the_injected_clock():
     peripheral, _ = strap(clock)
     peripheral.connect_failures = [BleakError("le-connection-abort-by-local"), TimeoutError()]
     backoff = Backoff(initial_s=3.0, factor=2.0, max_s=60.0, jitter=0.3)
-    transport = transport_for(peripheral, clock, backoff=backoff, rng=random.Random(11), attempts=3)
+    transport = transport_for(peripheral, clock, backoff=backoff, rng=random.Random(11), attempts=3)  # noqa: S311 — jitter or reproducible simulation, not a secret
     await transport.connect(lambda: None)
-    expected_rng = random.Random(11)
+    expected_rng = random.Random(11)  # noqa: S311 — jitter or reproducible simulation, not a secret
     waited = backoff.delay_s(0, expected_rng) + backoff.delay_s(1, expected_rng)
     assert clock.now_utc_s() == pytest.approx(T0 + waited, abs=1e-6)  # one ulp of a POSIX time is 2.4e-7 s
     assert transport.connected and peripheral.connect_calls == 3
@@ -280,7 +280,11 @@ async def test_a_forgotten_ble_device_falls_back_to_the_address_and_adapter_is_p
     scanned = BLEDevice(peripheral.address, peripheral.name, {"path": "/org/bluez/hci1/dev_X"})
     peripheral.connect_failures = [BleakDeviceNotFoundError(peripheral.address, "removed")]
     transport = BleTransport(
-        scanned, clock=clock, adapter="hci1", client_backend=make_backend(peripheral), rng=random.Random(1)
+        scanned,
+        clock=clock,
+        adapter="hci1",
+        client_backend=make_backend(peripheral),
+        rng=random.Random(1),  # noqa: S311 — jitter or reproducible simulation, not a secret
     )
     await transport.connect(lambda: None)
     assert peripheral.targets == [scanned, peripheral.address.upper()]

@@ -126,7 +126,7 @@ class Observer:
 
 def link_for(strap, clock, *, seed: int = 3, **policy) -> tuple[DeviceLink, Sink, Observer]:
     sink, observer = Sink(), Observer()
-    link = DeviceLink(strap, sink, clock=clock, policy=LinkPolicy(**policy), observer=observer, rng=random.Random(seed))
+    link = DeviceLink(strap, sink, clock=clock, policy=LinkPolicy(**policy), observer=observer, rng=random.Random(seed))  # noqa: S311 — jitter or reproducible simulation, not a secret
     return link, sink, observer
 
 
@@ -139,7 +139,7 @@ async def test_failed_connects_back_off_exactly_on_the_injected_clock():
     await clock.sleep(200.0)
     await link.stop()
     # The reference: each failed attempt takes 10 s, then waits delay_s(n) drawn from the same seed.
-    rng = random.Random(11)
+    rng = random.Random(11)  # noqa: S311 — jitter or reproducible simulation, not a secret
     t, expected = T0, []
     for n in range(4):
         expected.append((LinkState.CONNECTING, t, None))

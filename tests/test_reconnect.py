@@ -32,7 +32,7 @@ PERIOD_S = NOTIFY_PERIOD_S * 1.0001
 
 def drop_schedule(seed: int, duration_s: int) -> list[tuple[int, int]]:
     """(start, length) of outages: up 30–150 s, then out of range 3–45 s, over ``duration_s``."""
-    rng = random.Random(seed)
+    rng = random.Random(seed)  # noqa: S311 — jitter or reproducible simulation, not a secret
     t, outages = 0, []
     while True:
         t += rng.randint(30, 150)

@@ -61,7 +61,7 @@ class BeatClock:
         cfg = self.config
         gap = self._last_t_s is None
         if not gap:
-            assert self._last_t_s is not None
+            assert self._last_t_s is not None  # noqa: S101 — a type-narrowing invariant, not input validation
             end_s = self._last_t_s + sum(rr_ms) / 1000.0
             lead_s = arrival_utc_s - end_s
             if lead_s > cfg.gap_s or lead_s < -cfg.gap_s:

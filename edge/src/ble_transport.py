@@ -313,7 +313,7 @@ class BleTransport:
         self.connect_timeout_s = connect_timeout_s
         self.attempts = attempts
         self.backoff = backoff or Backoff()
-        self._rng = rng if rng is not None else random.Random()
+        self._rng = rng if rng is not None else random.Random()  # noqa: S311 — jitter or reproducible simulation, not a secret
         self._backend = client_backend
         self._client: BleakClient | None = None
         self._linked = False

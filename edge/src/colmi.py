@@ -513,7 +513,7 @@ class ColmiReassembler:
     def _hr(self, pkt: ColmiHrLogPacket) -> ColmiHrLog | None:
         cmd = ColmiCommand.HR_LOG
         if pkt.index == 0:
-            assert pkt.packet_count is not None and pkt.interval_min is not None
+            assert pkt.packet_count is not None and pkt.interval_min is not None  # noqa: S101 — a type-narrowing invariant, not input validation
             self._restart(_Partial(cmd, pkt.packet_count, 1, interval_min=pkt.interval_min))
             return None
         part = self._partial.get(cmd)
@@ -528,7 +528,7 @@ class ColmiReassembler:
         if part.next_index < part.total:
             return None
         del self._partial[cmd]
-        assert part.start is not None
+        assert part.start is not None  # noqa: S101 — a type-narrowing invariant, not input validation
         slots = _MINUTES_PER_DAY // part.interval_min
         rates = tuple(part.items[:slots]) + (0,) * max(0, slots - len(part.items))
         return ColmiHrLog(part.start, part.interval_min, rates, part.total, len(part.items))
@@ -536,7 +536,7 @@ class ColmiReassembler:
     def _sport(self, pkt: ColmiSportPacket) -> ColmiSportDetails | None:
         cmd = ColmiCommand.SPORT_DETAIL
         if pkt.record is None:
-            assert pkt.record_count is not None and pkt.calories_x10 is not None
+            assert pkt.record_count is not None and pkt.calories_x10 is not None  # noqa: S101 — a type-narrowing invariant, not input validation
             self._restart(_Partial(cmd, pkt.record_count, 0, calories_x10=pkt.calories_x10))
             return None
         rec = pkt.record

@@ -11,6 +11,13 @@ forgets its notification settings when the link drops (ble.md §2). A drop, a st
 loss mark a gap in the beat clock, so the next beat starts a new chain and no window spans the
 hole. Battery Level is read on connecting and every ``battery_every_s`` while streaming.
 
+What is read depends on the transport's read profile (profiles.py: ``heart_rate``, ``polar_pmd``,
+``colmi_ring``): its reader subscribes, starts the streams and turns payloads into beat intervals of
+one source, accelerometer samples and HR-only readings. Beats go to the window engine; a device
+that gives heart rate without beat intervals gets HR-only records (:class:`HrOnlyWindows`), never
+for a window that holds beats. Where the device has an accelerometer, every record's
+``activity_state`` says whether the wearer moved in it (motion.py), which the stress stage gates on.
+
 The link never lets a bad payload escape: a decode failure is counted, handed to the sink to be
 set aside, and the stream goes on.
 """
@@ -19,19 +26,22 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
+import math
 import random
 from dataclasses import dataclass
 from typing import Protocol
 
 from vagus.clock import Clock, RealClock
 from vagus.errors import PayloadError
-from vagus.signal import Beat, BeatSource, Indicators, RollingWindow, WindowConfig
+from vagus.signal import Beat, Indicators, RollingWindow, WindowConfig
 
 from .beat_clock import BeatClock
 from .gatt_info import BATTERY_LEVEL_UUID, decode_battery_level
-from .hrs import HEART_RATE_MEASUREMENT_UUID, decode_hrm
 from .link_state import LinkEvent, LinkObserver, LinkPolicy, LinkState, Locatable
+from .motion import MotionTracker
+from .profiles import HrOnlyWindows, Readout, ReadProfile, make_reader, profile_of
 from .transport import Transport
 
 __all__ = ["DeviceLink", "LinkCounters", "LinkSink"]
@@ -67,14 +77,18 @@ class LinkCounters:
     failed_connects: int = 0  # failed connects and failed searches
     stalls: int = 0  # streaming without notifications for stall_s: reconnected
     battery_errors: int = 0
+    skipped_intervals: int = 0  # PPI intervals the device flagged unreliable (profiles.py)
+    hr_only_readings: int = 0  # heart-rate readings without beat intervals
+    motion_samples: int = 0  # accelerometer samples
 
 
 class DeviceLink:
-    """Keeps one transport connected and turns its Heart Rate Measurement notifications into records.
+    """Keeps one transport connected and turns its notifications into records.
 
     ``clock`` should be the clock the transport stamps arrivals with (the agent passes its own);
     it times the backoff, the stall watchdog, the battery poll and the events. ``rng`` draws the
-    backoff jitter (seed it for reproducible runs).
+    backoff jitter (seed it for reproducible runs). ``profile``: what to read (profiles.py); by
+    default the transport's ``read_profile`` attribute, else the Heart Rate Service.
     """
 
     def __init__(
@@ -87,6 +101,7 @@ class DeviceLink:
         policy: LinkPolicy | None = None,
         observer: LinkObserver | None = None,
         rng: random.Random | None = None,
+        profile: ReadProfile | None = None,
     ) -> None:
         self.transport = transport
         self.device_id = transport.device_id
@@ -94,9 +109,14 @@ class DeviceLink:
         self.policy = policy or LinkPolicy()
         self._sink = sink
         self._observer = observer
-        self._rng = rng if rng is not None else random.Random()
+        self._rng = rng if rng is not None else random.Random()  # noqa: S311 — jitter or reproducible simulation, not a secret
         self._beats = BeatClock()
         self._window = RollingWindow(self.device_id, window)
+        self.profile = profile or profile_of(transport)
+        self.reader = make_reader(self.profile, self.device_id, battery_every_s=self.policy.battery_every_s)
+        self.motion = MotionTracker()
+        self._hr_only = HrOnlyWindows(self.device_id, window or WindowConfig())
+        self._last_beat_s = -math.inf
         self._contact: bool | None = None
         self._dropped = asyncio.Event()
         self._last_rx_s = 0.0  # on self.clock
@@ -179,7 +199,7 @@ class DeviceLink:
             self._emit(LinkState.CONNECTING, reason)
             try:
                 await self._connect()
-            except ValueError as exc:  # the device has no Heart Rate Measurement: retrying cannot help
+            except ValueError as exc:  # the device lacks what its profile reads: retrying cannot help
                 if first is not None and not first.done():
                     first.set_exception(exc)
                 log.warning("a device cannot be read and is left alone: %s", exc)
@@ -213,7 +233,7 @@ class DeviceLink:
             self.counters.failed_connects += 1
             raise
         try:
-            await self.transport.subscribe(HEART_RATE_MEASUREMENT_UUID, self.on_notify)
+            await self.reader.start(self.transport, self.on_notify, self.clock)
         except BaseException:
             self.counters.connects -= 1
             self.counters.failed_connects += 1
@@ -240,17 +260,29 @@ class DeviceLink:
             if policy.stall_s is not None and now - self._last_rx_s >= policy.stall_s:
                 # The link is up but silent: reconnecting restarts the stream (ble.md §4.4).
                 self.counters.stalls += 1
-                self._beats.mark_gap()
+                self._mark_gap()
                 await self.transport.disconnect()
                 return f"no data for {policy.stall_s:g} s"
             if self._battery_supported and now >= battery_due_s:
                 await self._read_battery()
                 battery_due_s = now + policy.battery_every_s
                 continue
+            poll_s = self.reader.next_poll_s()
+            if poll_s is not None and now >= poll_s:
+                await self._poll_reader(now)
+                continue
             wake_s = battery_due_s if self._battery_supported else float("inf")
+            if poll_s is not None:
+                wake_s = min(wake_s, poll_s)
             if policy.stall_s is not None:
                 wake_s = min(wake_s, self._last_rx_s + policy.stall_s)
             await self._until_dropped_or(wake_s - now)
+
+    async def _poll_reader(self, now: float) -> None:
+        try:
+            await self.reader.poll(self.transport, now)
+        except Exception as exc:  # a lost link is reported apart; a failed poll must not end streaming
+            log.info("a periodic device command failed: %s", type(exc).__name__)
 
     async def _until_dropped_or(self, timeout_s: float) -> None:
         dropped = asyncio.ensure_future(self._dropped.wait())
@@ -278,14 +310,23 @@ class DeviceLink:
             self.counters.battery_errors += 1
             log.info("battery read failed: %s", type(exc).__name__)
             return
-        self.battery_pct = level.level_percent
+        self._battery(level.level_percent)
+
+    def _battery(self, level_pct: int) -> None:
+        self.battery_pct = level_pct
         if self._observer is not None:
-            self._observer.on_battery(self.device_id, self.clock.now_utc_s(), level.level_percent)
+            self._observer.on_battery(self.device_id, self.clock.now_utc_s(), level_pct)
 
     def _on_disconnect(self) -> None:
         self.counters.disconnects += 1
-        self._beats.mark_gap()
+        self._mark_gap()
         self._dropped.set()
+
+    def _mark_gap(self) -> None:
+        """The beat chain broke (drop, stall, contact loss): nothing may bridge the hole."""
+        self._beats.mark_gap()
+        self._hr_only.mark_gap()
+        self.reader.reset()
 
     # -- notifications ------------------------------------------------------------------------------
 
@@ -293,39 +334,78 @@ class DeviceLink:
         self.counters.notifications += 1
         self._last_rx_s = self.clock.now_utc_s()
         try:
-            hrm = decode_hrm(payload)
+            out = self.reader.on_notify(characteristic, payload, arrival_utc_s)
         except PayloadError as exc:
             self.counters.rejected_payloads += 1
             self._sink.on_rejected(self.device_id, arrival_utc_s, characteristic, payload, exc)
             return
-        if hrm.warnings:
+        if out.warnings:
             self.counters.payload_warnings += 1
-        self.last_hr_bpm = hrm.hr_bpm
-        if hrm.sensor_contact is False and self._contact is not False:
-            self._beats.mark_gap()  # beats resume after contact loss on a fresh chain
-        self._contact = hrm.sensor_contact
-        placed = self._beats.place(list(hrm.rr_ms), arrival_utc_s)
-        beats = [
-            Beat(
-                device_id=self.device_id,
-                t_utc_s=p.t_utc_s,
-                rr_ms=rr_ms,
-                rr_1024=rr_1024,
-                source=BeatSource.HRS,
-                contact=hrm.sensor_contact,
-                gap_before=p.gap_before,
+        if out.battery_pct is not None:
+            self._battery(out.battery_pct)
+        if out.hr_bpm is not None:
+            self.last_hr_bpm = out.hr_bpm
+        if out.contact is False and self._contact is not False:
+            self._mark_gap()  # beats resume after contact loss on a fresh chain
+        if out.contact is not None or out.hr_bpm is not None:
+            self._contact = out.contact
+        if out.motion_xyz is not None and out.motion_t_utc_s is not None:
+            self.motion.push(out.motion_t_utc_s, out.motion_xyz)
+            self.counters.motion_samples += len(out.motion_xyz)
+        if out.gap:
+            self._beats.mark_gap()
+        records = self._beats_of(out, arrival_utc_s)
+        if out.hr_only:
+            self.counters.hr_only_readings += 1
+            hr = out.hr_bpm if out.contact is not False and out.hr_bpm else None
+            # Never for a window that holds beats: one device, one kind of record per window.
+            records += [r for r in self._hr_only.push(arrival_utc_s, hr) if r.t_start_utc_s > self._last_beat_s]
+        if records:
+            self._sink.on_indicators([self._with_motion(r) for r in records])
+
+    def _beats_of(self, out: Readout, arrival_utc_s: float) -> list[Indicators]:
+        if not out.intervals or out.source is None:
+            return []
+        anchor = arrival_utc_s if out.anchor_utc_s is None else out.anchor_utc_s
+        placed = self._beats.place([i.rr_ms for i in out.intervals], anchor)
+        beats: list[Beat] = []
+        gap = False
+        for p, interval in zip(placed, out.intervals, strict=True):
+            if interval.skip:
+                gap = True  # the next kept beat starts a new chain: its interval is not the one before
+                self.counters.skipped_intervals += 1
+                continue
+            beats.append(
+                Beat(
+                    device_id=self.device_id,
+                    t_utc_s=p.t_utc_s,
+                    rr_ms=interval.rr_ms,
+                    rr_1024=interval.rr_1024,
+                    source=out.source,
+                    contact=interval.contact,
+                    gap_before=p.gap_before or gap,
+                )
             )
-            for p, rr_ms, rr_1024 in zip(placed, hrm.rr_ms, hrm.rr_1024, strict=True)
-        ]
+            gap = False
         if not beats:
-            return
+            return []
         self.counters.beats += len(beats)
+        self._last_beat_s = beats[-1].t_utc_s
         self._sink.on_beats(beats)
         records: list[Indicators] = []
         for beat in beats:
             records.extend(self._window.push(beat))
-        if records:
-            self._sink.on_indicators(records)
+        return records
+
+    def _with_motion(self, record: Indicators) -> Indicators:
+        """``record`` with ``activity_state`` from the accelerometer, where the device has one."""
+        if not self.reader.has_motion:
+            return record
+        state = self.motion.state(record.t_start_utc_s, record.t_end_utc_s)
+        if state is None:
+            return record
+        reasons = {k: v for k, v in record.null_reasons.items() if k != "activity_state"}
+        return dataclasses.replace(record, activity_state=state, null_reasons=reasons)
 
 
 def _describe(exc: BaseException) -> str:

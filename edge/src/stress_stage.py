@@ -11,6 +11,18 @@ each new one is summarised into the store's ``nights`` table and its asleep minu
 baseline's nightly ln RMSSD. Calm awake time for the reference is still told by the clock: ungated
 windows between 07:00 and 22:00 local time (a stress episode is a minority of a day, and the
 reference uses medians, so it does not move it much).
+
+Gates from the device (the issue: "accelerometer where the device has one, otherwise HR dynamics"):
+
+* **Motion**: a record whose ``activity_state`` the device link filled from the accelerometer
+  (motion.py: mean ENMO over the window above 40 mg → ``"active"``, else ``"rest"``) is gated
+  ``active`` when moving, and for the tracker's recovery time after. The tracker's HR-dynamics
+  test (HR far above the calm reference) still applies as well: vagus.signal.stress combines the
+  two with "or", so an accelerometer never un-gates a heart rate that high. The record says why:
+  ``gate_reason = "active"`` with ``activity_state = "active"`` is motion; with ``"rest"`` or null,
+  HR dynamics or the recovery hold.
+* **HR only**: a record with a heart rate and no beats (a ring or watch sending HR without beat
+  intervals, profiles.HrOnlyWindows) is gated ``hr_only``: no HRV, so no stress score.
 """
 
 from __future__ import annotations
@@ -28,6 +40,7 @@ from vagus.signal.baseline import PersonalBaseline
 from vagus.signal.sleep import MinuteSample, detect_sleep, night_summary
 from vagus.signal.stress import StressParams, StressTracker
 
+from .profiles import is_hr_only
 from .store import Store
 
 __all__ = ["StressStage"]
@@ -41,6 +54,9 @@ _MINUTES_KEPT = 36 * 60
 _SLEEP_CHECK_EVERY_S = 3600.0
 _AWAKE_AFTER_S = 1800.0  # a night is summarised once the person has been up this long
 _STRESS_FIELDS = frozenset({"stress_score", "stress_level", "gate_reason"})
+# An accelerometer's verdict (motion.py) on the tracker's activity scale: 1 (walking) is above its
+# threshold, 0 (still) below. "sleep" is still.
+_ACTIVITY_OF_STATE = {"active": 1.0, "rest": 0.0, "sleep": 0.0}
 
 
 class StressStage:
@@ -66,11 +82,17 @@ class StressStage:
             raise StoreError(f"{self._store.path}: the stored baseline cannot be read ({exc})") from exc
 
     def annotate(self, record: Indicators, *, activity: float | None = None) -> Indicators:
-        """``record`` with its stress fields filled (60-s windows), learning from it on the way."""
+        """``record`` with its stress fields filled (60-s windows), learning from it on the way.
+
+        ``activity`` on the tracker's scale (0 still, ~1 walking); by default taken from the
+        record's accelerometer ``activity_state`` (module docstring), None when it has none.
+        """
         if record.window_nominal_s != _STRESS_WINDOW_S or record.window_s < _STRESS_WINDOW_S - 1e-6:
             return record  # stress is a minute-scale state; a warming-up window is too short to judge
+        if activity is None:
+            activity = _ACTIVITY_OF_STATE.get(record.activity_state or "")
         tracker = self._trackers.setdefault(record.device_id, StressTracker(self._params))
-        result = tracker.update(record, self.baseline.reference(), activity=activity)
+        result = tracker.update(record, self.baseline.reference(), activity=activity, has_rr=not is_hr_only(record))
         self._learn(record, gated=result.gate is not None)
         # Either a score or a gate reason explains itself: no null reason for the three fields.
         reasons = {k: v for k, v in record.null_reasons.items() if k not in _STRESS_FIELDS}

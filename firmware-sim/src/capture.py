@@ -256,7 +256,7 @@ class ReplayDevice:
             raise CaptureError(f"the capture holds no read of {uuid} for {self._device!r}")
         before = [e for e in values if e.t_utc_s <= now]
         chosen = before[-1] if before else values[0]
-        assert chosen.payload is not None
+        assert chosen.payload is not None  # noqa: S101 — a type-narrowing invariant, not input validation
         return chosen.payload
 
     async def write(self, characteristic_uuid: str, data: bytes) -> None:
@@ -282,7 +282,7 @@ class ReplayDevice:
                 if self._on_disconnect is not None:
                     self._on_disconnect()
                 continue
-            assert event.characteristic is not None and event.payload is not None
+            assert event.characteristic is not None and event.payload is not None  # noqa: S101 — a type-narrowing invariant, not input validation
             handler = self._handlers.get(event.characteristic)
             if handler is not None:
                 handler(event.characteristic, event.payload, due)
