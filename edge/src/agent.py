@@ -19,6 +19,8 @@ from vagus.signal import Beat, Indicators, WindowConfig
 
 from .device_link import DeviceLink
 from .link_state import LinkEvent, LinkPolicy, LinkState
+from .nudge_policy import NudgeDecision, NudgeSettings
+from .nudge_stage import NudgeStage
 from .store import Store
 from .stress_stage import StressStage
 from .transport import Transport
@@ -35,7 +37,8 @@ class AgentConfig:
     prune_every_s: float = 3_600.0
     stress: bool = True  # score 60-s windows against the person's baseline (stress_stage.py)
     link: LinkPolicy = field(default_factory=LinkPolicy)  # reconnect backoff, stall watchdog, battery poll
-    seed: int | None = None  # of the links' backoff jitter (None: unseeded)
+    seed: int | None = None  # of the links' backoff jitter and the nudge hold-back (None: unseeded)
+    nudges: NudgeSettings | None = None  # None: no nudge stage (nudge_stage.py, docs/nudges.md)
 
 
 class Agent:
@@ -51,13 +54,21 @@ class Agent:
         on_indicators: Callable[[str, Indicators], None] | None = None,
         on_link_event: Callable[[LinkEvent], None] | None = None,
         on_battery: Callable[[str, float, int], None] | None = None,
+        on_nudge: Callable[[NudgeDecision], None] | None = None,
     ) -> None:
         self.config = cfg = config or AgentConfig()
         self.store = store
         self.clock = clock
         self.stress = StressStage(store) if cfg.stress else None
-        sink = _StoreSink(store, on_indicators, self.stress)
-        rng = random.Random(cfg.seed)
+        rng = random.Random(cfg.seed)  # noqa: S311 — jitter or reproducible simulation, not a secret
+        self.nudges: NudgeStage | None = None
+        if cfg.nudges is not None:
+            if self.stress is None and cfg.nudges.mode == "nudges":
+                log.warning("nudges need the stress score: with stress off no nudge will be sent")
+            # Its own stream, so adding a device does not change which moments are held back.
+            nudge_rng = random.Random(None if cfg.seed is None else cfg.seed + 1)  # noqa: S311 — not a secret
+            self.nudges = NudgeStage(store, cfg.nudges, on_nudge=on_nudge, rng=nudge_rng)
+        sink = _StoreSink(store, on_indicators, self.stress, self.nudges)
         self.links = [
             DeviceLink(
                 t,
@@ -66,7 +77,7 @@ class Agent:
                 clock=clock,
                 policy=cfg.link,
                 observer=_LinkReporter(i + 1, on_link_event, on_battery),
-                rng=random.Random(rng.getrandbits(64)),
+                rng=random.Random(rng.getrandbits(64)),  # noqa: S311 — jitter or reproducible simulation, not a secret
             )
             for i, t in enumerate(transports)
         ]
@@ -97,6 +108,8 @@ class Agent:
             await asyncio.gather(*(link.stop() for link in self.links), return_exceptions=True)
             if self.stress is not None:
                 self.stress.save()
+            if self.nudges is not None:
+                self.nudges.save()
 
     async def _prune_loop(self) -> None:
         while True:
@@ -138,10 +151,12 @@ class _StoreSink:
         store: Store,
         on_indicators: Callable[[str, Indicators], None] | None,
         stress: StressStage | None,
+        nudges: NudgeStage | None = None,
     ) -> None:
         self._store = store
         self._on_indicators = on_indicators
         self._stress = stress
+        self._nudges = nudges
 
     def on_beats(self, beats: list[Beat]) -> None:
         self._store.add_beats(beats)
@@ -153,6 +168,10 @@ class _StoreSink:
         if self._on_indicators is not None:
             for record in records:
                 self._on_indicators(record.device_id, record)
+        if self._nudges is not None:
+            # After the store: the indicators of a nudge's moment are already there when it is logged.
+            for record in records:
+                self._nudges.observe(record)
 
     def on_rejected(
         self, device_id: str, t_utc_s: float, characteristic: str, payload: bytes, error: PayloadError

@@ -129,7 +129,7 @@ class Store:
         cols = ", ".join(_INDICATOR_COLUMNS)
         marks = ", ".join(f":{c}" for c in _INDICATOR_COLUMNS)
         with self._db:
-            self._db.executemany(f"INSERT OR REPLACE INTO indicators ({cols}) VALUES ({marks})", rows)
+            self._db.executemany(f"INSERT OR REPLACE INTO indicators ({cols}) VALUES ({marks})", rows)  # noqa: S608 — column names from the Indicators dataclass; values are bound
 
     def add_rejected_payload(
         self,
@@ -207,7 +207,7 @@ class Store:
     def count(self, table: str) -> int:
         if table not in {"beats", "indicators", "rejected_payloads", "nights"}:
             raise ValueError(f"unknown table {table!r}")
-        return int(self._db.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
+        return int(self._db.execute(f"SELECT count(*) FROM {table}").fetchone()[0])  # noqa: S608 — the table name is checked against a fixed set above
 
     def indicator_times(self, device_id: str | None = None, window_nominal_s: float | None = None) -> list[float]:
         """End times of the stored indicator windows, ascending."""
@@ -218,5 +218,5 @@ class Store:
         if window_nominal_s is not None:
             where.append("window_nominal_s = ?")
             args.append(window_nominal_s)
-        sql = "SELECT t_end_utc_s FROM indicators" + (f" WHERE {' AND '.join(where)}" if where else "")
+        sql = "SELECT t_end_utc_s FROM indicators" + (f" WHERE {' AND '.join(where)}" if where else "")  # noqa: S608 — fixed column conditions; values are bound
         return [row[0] for row in self._db.execute(sql + " ORDER BY t_end_utc_s", args)]

@@ -21,7 +21,10 @@ Sources (see ``../shared/research/signal.md`` §1.7 for the Nunan norms):
   reactivity so they correlate [assumption inside lab-stressor reports, e.g. Kim et al. 2018,
   Psychiatry Investig 15:235: stress lowers HF HRV];
 - ectopic beats: log-normal, median 0.5 per hour, heavily skewed (most healthy adults show some
-  premature beats on 24-h Holter) [assumption].
+  premature beats on 24-h Holter) [assumption];
+- breathing response: not drawn (0, no lasting response to a paced-breathing break) so drawn people
+  are unchanged; an evaluation sets it per person (``dataclasses.replace``) to make a responder
+  (see ``physiology.simulate`` and ``scenario.Intervention``).
 """
 
 from __future__ import annotations
@@ -66,6 +69,9 @@ class Person:
     hr_max_bpm: float
     exercise_intensity_hrr: float  # share of heart-rate reserve in the exercise state (Karvonen)
     ectopic_per_hour: float  # premature beats per hour, for the artifact layer
+    # Share (0–1) of the stress-induced HR rise and vagal withdrawal that a paced-breathing break
+    # (scenario.Intervention) takes away afterwards; 0 = a non-responder [assumption: a model knob].
+    breathing_response: float = 0.0
 
     def __post_init__(self) -> None:
         checks = {
@@ -79,6 +85,7 @@ class Person:
             "hr_max_bpm": (100.0, 230.0),
             "exercise_intensity_hrr": (0.05, 1.0),
             "ectopic_per_hour": (0.0, 3600.0),
+            "breathing_response": (0.0, 1.0),
         }
         if not self.person_id:
             raise ValueError("person_id must be a non-empty string")

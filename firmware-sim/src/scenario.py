@@ -59,6 +59,7 @@ __all__ = [
     "DeviceEvent",
     "DeviceSpec",
     "EventKind",
+    "Intervention",
     "Scenario",
     "ScenarioError",
     "Segment",
@@ -118,13 +119,45 @@ class Segment:
 
 
 @dataclass(frozen=True, slots=True)
+class Intervention:
+    """A paced-breathing break inserted by an evaluation (a nudge that was followed): breathing at
+    ``paced_brpm`` over [start_s, start_s + duration_s), on top of whatever state the timeline is in.
+
+    ``physiology.simulate`` moves the breathing to the pacer (as a segment's ``paced_breathing_brpm``
+    does) and, for a person with ``breathing_response`` > 0, takes that share of the stress-induced HR
+    rise and vagal withdrawal away, fading over ``physiology.RELIEF_TAU_S`` after the break. Before
+    ``start_s`` the simulation is unchanged, bit for bit.
+    """
+
+    start_s: int
+    duration_s: int = 120
+    paced_brpm: float = 6.0
+
+    def __post_init__(self) -> None:
+        start, length = _whole_seconds("start_s", self.start_s), _whole_seconds("duration_s", self.duration_s)
+        if start < 0 or length <= 0:
+            raise ScenarioError(f"an intervention needs start_s >= 0 and duration_s > 0, got {start}, {length}")
+        object.__setattr__(self, "start_s", start)
+        object.__setattr__(self, "duration_s", length)
+        p, (lo, hi) = self.paced_brpm, PACED_BREATHING_RANGE_BRPM
+        if isinstance(p, bool) or not isinstance(p, int | float) or not lo <= p <= hi:
+            raise ScenarioError(f"paced_brpm must lie in 3–30, got {p!r}")
+
+    @property
+    def end_s(self) -> int:
+        return self.start_s + self.duration_s
+
+
+@dataclass(frozen=True, slots=True)
 class Timeline:
     """Contiguous segments from t = 0; ``start_of_day_s`` is the local time of day at t = 0 (s since
-    midnight) and ``start`` the local wall-clock start when known."""
+    midnight) and ``start`` the local wall-clock start when known; ``interventions``: paced-breathing
+    breaks inserted by an evaluation (none in scenario files)."""
 
     segments: tuple[Segment, ...]
     start_of_day_s: float = 0.0
     start: datetime | None = None
+    interventions: tuple[Intervention, ...] = ()
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "segments", tuple(self.segments))
@@ -142,6 +175,15 @@ class Timeline:
             sod = self.start.hour * 3600 + self.start.minute * 60 + self.start.second
             if abs(sod - self.start_of_day_s) > 1e-6:
                 raise ScenarioError(f"start {self.start} disagrees with start_of_day_s {self.start_of_day_s}")
+        object.__setattr__(self, "interventions", tuple(sorted(self.interventions, key=lambda i: i.start_s)))
+        for iv in self.interventions:
+            if iv.start_s >= self.duration_s:
+                raise ScenarioError(f"intervention at {iv.start_s} s lies after the timeline end ({self.duration_s} s)")
+
+    def with_intervention(self, start_s: int, *, duration_s: int = 120, paced_brpm: float = 6.0) -> Timeline:
+        """This timeline with one more paced-breathing break (see ``Intervention``)."""
+        added = Intervention(start_s, duration_s, paced_brpm)
+        return Timeline(self.segments, self.start_of_day_s, self.start, (*self.interventions, added))
 
     @classmethod
     def constant(

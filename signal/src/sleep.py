@@ -152,7 +152,7 @@ def night_summary(
         and night_range.high is not None
     ):
         sd = (night_range.high - night_range.low) / 1.5
-        assert night_range.mean_60d is not None
+        assert night_range.mean_60d is not None  # noqa: S101 — a type-narrowing invariant, not input validation
         recovery_sd = (night_ln - night_range.mean_60d) / sd if sd > 0 else 0.0
         recovery = "below" if night_ln < night_range.low else "above" if night_ln > night_range.high else "normal"
     return NightSummary(

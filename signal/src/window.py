@@ -279,7 +279,7 @@ class RollingWindow:
     # -- records --------------------------------------------------------------------------
 
     def _emit(self, end_s: float) -> list[Indicators]:
-        assert self._segment_start_s is not None
+        assert self._segment_start_s is not None  # noqa: S101 — a type-narrowing invariant, not input validation
         covered_s = end_s - self._segment_start_s
         starts, rr_list, bad_list = self._start_list, self._rr_list, self._bad_list
         n = len(rr_list)
