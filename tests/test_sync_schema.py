@@ -160,8 +160,52 @@ def test_a_payload_is_decoded_as_its_topics_kind():
         Ack(person="alice", stream=STREAM, upto_seq=0),
         Status(person="alice", state="offline"),
         Status(person="alice", state="online", t_utc_ms=1, agent_version="0.1.0"),
-        Checkin(person="alice", t_utc_ms=5, checkin_id="c-1", source="home_assistant", self_stress_1to5=4),
-        Checkin(person="alice", t_utc_ms=5, checkin_id="c-2", source="companion", nudge_id="n-1", accepted=True),
+        Checkin(person="alice", t_utc_ms=5, checkin_id="c-1", source="home_assistant", answer="stressed"),
+        Checkin(
+            person="alice", t_utc_ms=5, checkin_id="c-2", source="companion", answer="need_help", self_stress_1to5=5
+        ),
+        Checkin(
+            person="alice", t_utc_ms=5, checkin_id="c-3", source="cli", answer="snooze", snooze_minutes=30, nudge_id="n"
+        ),
+        sch.DeviceStatus(
+            person="alice", stream=STREAM, seq=2, settled_below=1, device="d-1", t_utc_ms=5, link_state="stopped"
+        ),
+        sch.DeviceStatus(
+            person="alice",
+            stream=STREAM,
+            seq=2,
+            settled_below=1,
+            device="d-1",
+            t_utc_ms=5,
+            battery_pct=100,
+            link_state="streaming",
+        ),
+        Nudge(
+            person="alice",
+            stream=STREAM,
+            seq=9,
+            settled_below=9,
+            t_utc_ms=5,
+            nudge_id="n-2",
+            nudge="support",
+            title="Support, if you want it",
+            text="You said you could use some help.",
+            resources=(sch.Resource(name="A friend", how="phone 0123 456"),),
+        ),
+        Nudge(
+            person="alice",
+            stream=STREAM,
+            seq=9,
+            settled_below=9,
+            t_utc_ms=5,
+            nudge_id="n-3",
+            nudge="slow_breathing",
+            text="Want a 2-minute breathing break?",
+            rate_brpm=5.5,
+            inhale_s=4.4,
+            exhale_s=6.5,
+            duration_s=120.0,
+        ),
         Nudge(
             person="alice",
             stream=STREAM,
@@ -184,7 +228,11 @@ def test_every_kind_round_trips(message):
 
 def test_encode_validates_like_the_receiver():
     with pytest.raises(SchemaError):
-        encode(Checkin(person="alice", t_utc_ms=5, checkin_id="c", source="companion", self_stress_1to5=9))
+        encode(
+            Checkin(
+                person="alice", t_utc_ms=5, checkin_id="c", source="companion", answer="stressed", self_stress_1to5=9
+            )
+        )
     with pytest.raises(SchemaError):
         encode(Ack(person="alice", stream="not-hex", upto_seq=1))
 
@@ -199,6 +247,8 @@ def test_code_tables_match_the_allowed_words():
         sch.GateReason: sch.GATE_REASON_CODES,
         sch.ActivityState: sch.ACTIVITY_STATE_CODES,
         sch.NudgeKind: sch.NUDGE_CODES,
+        sch.CheckinAnswer: sch.CHECKIN_ANSWER_CODES,
+        sch.LinkStateWord: sch.LINK_STATE_CODES,
     }
     for literal, codes in tables.items():
         assert set(get_args(literal)) == set(codes)
@@ -264,3 +314,141 @@ def test_categorical_words_are_the_signal_cores():
 
     assert set(STRESS_LEVEL_CODES) == {level.value for level in StressLevel}
     assert set(GATE_REASON_CODES) == {gate.value for gate in Gate}
+
+
+# -- check-ins, nudges for a phone, device status ---------------------------------------------------
+
+
+def nudge(**kwargs):
+    fields = {
+        "person": "alice",
+        "stream": STREAM,
+        "seq": 1,
+        "settled_below": 1,
+        "t_utc_ms": 5,
+        "nudge_id": "n",
+        "nudge": "slow_breathing",
+        "text": "t",
+    }
+    return Nudge(**(fields | kwargs))
+
+
+def checkin_payload(**kwargs):
+    fields = {"v": 1, "person": "alice", "t_utc_ms": 5, "checkin_id": "c", "source": "home_assistant"}
+    return json.dumps(fields | kwargs).encode()
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {},  # no answer
+        {"answer": "maybe"},
+        {"answer": "stressed", "snooze_minutes": 10},  # minutes belong to snooze
+        {"answer": "snooze", "snooze_minutes": 0},
+        {"answer": "snooze", "snooze_minutes": 1441},
+        {"answer": "stressed", "self_stress_1to5": 0},
+        {"answer": "stressed", "accepted": True},  # dropped from v1 before its release: unknown now
+        {"answer": "stressed", "source": "email"},
+    ],
+)
+def test_a_checkin_needs_a_known_answer_and_consistent_fields(fields):
+    with pytest.raises(SchemaError) as err:
+        decode(Kind.CHECKIN, checkin_payload(**fields))
+    assert err.value.problem is Problem.INVALID
+
+
+def test_a_checkin_as_home_assistant_would_send_it():
+    got = decode(Kind.CHECKIN, checkin_payload(answer="snooze", snooze_minutes=60, nudge_id="n-1"))
+    assert isinstance(got, Checkin)
+    assert (got.answer, got.snooze_minutes, got.nudge_id, got.self_stress_1to5) == ("snooze", 60.0, "n-1", None)
+
+
+@pytest.mark.parametrize(
+    "timing",
+    [
+        {"rate_brpm": 6.0},  # all four or none
+        {"rate_brpm": 6.0, "inhale_s": 4.0, "exhale_s": 6.0},
+        {"rate_brpm": 6.0, "inhale_s": 5.0, "exhale_s": 6.0, "duration_s": 60.0},  # 11 s > one 10-s breath
+        {"rate_brpm": 1.0, "inhale_s": 5.0, "exhale_s": 6.0, "duration_s": 60.0},
+        {"rate_brpm": 6.0, "inhale_s": 4.0, "exhale_s": 6.0, "duration_s": 0.0},
+    ],
+)
+def test_breathing_timing_is_complete_and_fits_a_breath(timing):
+    with pytest.raises((SchemaError, ValueError)):
+        encode(nudge(**timing))
+
+
+def test_breathing_timing_may_leave_a_pause_after_breathing_out():
+    message = nudge(rate_brpm=5.0, inhale_s=4.0, exhale_s=6.0, duration_s=300.0)  # 2 s pause per 12-s breath
+    assert decode(Kind.NUDGE, encode(message)) == message
+
+
+def test_held_back_is_not_a_field_of_the_payload():
+    # A held-back nudge never leaves the device, so a receiver has nothing to learn from the flag.
+    payload = json.loads(encode(nudge()))
+    assert "held_back" not in payload
+    with pytest.raises(SchemaError):
+        decode(Kind.NUDGE, json.dumps(payload | {"held_back": True}).encode())
+
+
+def test_the_largest_nudge_fits_the_size_limit():
+    resources = tuple(sch.Resource(name="\u00e9" * 80, how="\u00e9" * 200) for _ in range(sch.MAX_RESOURCES))
+    largest = nudge(
+        text="\u00e9" * 280,
+        title="\u00e9" * 80,
+        stress_score=-1.2345678901234567e-300,
+        rate_brpm=5.123456789012345,
+        inhale_s=4.123456789012345,
+        exhale_s=6.123456789012345,
+        duration_s=1234.123456789012,
+        resources=resources,
+        nudge_id="n" * 64,
+    )
+    assert len(encode(largest)) < MAX_PAYLOAD_BYTES
+    with pytest.raises(SchemaError):
+        encode(nudge(resources=(*resources, resources[0])))
+
+
+def test_link_state_words_are_the_edges():
+    from vagus.edge.link_state import LinkState
+
+    assert set(sch.LINK_STATE_CODES) == {state.value for state in LinkState}
+
+
+@pytest.mark.parametrize("battery", [-1, 101])
+def test_battery_is_a_percentage_or_null(battery):
+    with pytest.raises(SchemaError):
+        encode(
+            sch.DeviceStatus(
+                person="alice",
+                stream=STREAM,
+                seq=1,
+                settled_below=1,
+                device="d-1",
+                t_utc_ms=1,
+                battery_pct=battery,
+                link_state="streaming",
+            )
+        )
+
+
+def test_the_code_tables_in_docs_are_the_codes_in_the_schema():
+    """docs/topics.md is what dashboard authors read: each of its code rows must say what the schema writes."""
+    import re
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[1] / "docs" / "topics.md").read_text(encoding="utf-8")
+    tables = {
+        "stress_level_code": sch.STRESS_LEVEL_CODES,
+        "gate_reason_code": sch.GATE_REASON_CODES,
+        "activity_state_code": sch.ACTIVITY_STATE_CODES,
+        "nudge_code": sch.NUDGE_CODES,
+        "source_code": sch.BEAT_SOURCE_CODES,
+        "answer_code": sch.CHECKIN_ANSWER_CODES,
+        "link_state_code": sch.LINK_STATE_CODES,
+    }
+    for field, codes in tables.items():
+        row = re.search(rf"^\| `{field}`[^|]*\| (.+) \|$", text, re.MULTILINE)
+        assert row is not None, field
+        documented = {word: int(code) for code, word in re.findall(r"(\d+) `(\w+)`", row.group(1))}
+        assert documented == codes, field

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import dataclasses
 
+import msgspec
 import pytest
 
 from tests.servers import indicators_record
 from vagus.errors import ConfigError
-from vagus.sync import Ack, Checkin, Kind, Nudge, Problem, Status, Topics, encode, summary_from_mapping
+from vagus.sync import Ack, Checkin, Kind, Nudge, Problem, Status, Topics, decode, encode, summary_from_mapping
 from vagus.sync.backoff import BACKOFF_JITTER_FRACTION, BACKOFF_MAX_S, backoff_s
 from vagus.sync.confirmations import Confirmations
 from vagus.sync.intake import Accepted, Refused, classify
 from vagus.sync.points import Point, point_of
+from vagus.sync.schema import DeviceStatus, Resource
 from vagus.sync.settings import (
     AgentSyncSection,
     InfluxSection,
@@ -67,10 +69,16 @@ def test_other_kinds_as_points():
         person="al", stream=STREAM, seq=1, settled_below=1, t_utc_ms=9, nudge_id="n", nudge="check_in", text="t"
     )
     assert point_of(nudge, received_utc_ms=0).line() == "nudge,person=al count=1i,nudge_code=2i 9"
-    checkin = Checkin(person="al", t_utc_ms=9, checkin_id="c", source="companion", self_stress_1to5=2, accepted=False)
+    checkin = Checkin(
+        person="al", t_utc_ms=9, checkin_id="c", source="companion", answer="not_stressed", self_stress_1to5=2
+    )
     assert (
         point_of(checkin, received_utc_ms=0).line()
-        == "checkin,person=al,source=companion count=1i,self_stress_1to5=2i,accepted=0i 9"
+        == "checkin,person=al,source=companion count=1i,answer_code=2i,self_stress_1to5=2i 9"
+    )
+    snooze = Checkin(person="al", t_utc_ms=9, checkin_id="c", source="cli", answer="snooze", snooze_minutes=30)
+    assert point_of(snooze, received_utc_ms=0).line() == (
+        "checkin,person=al,source=cli count=1i,answer_code=4i,snooze_minutes=30.0 9"
     )
     assert point_of(Status(person="al", state="online", t_utc_ms=9), received_utc_ms=0).line() == (
         "agent_status,person=al online=1i 9"
@@ -78,6 +86,42 @@ def test_other_kinds_as_points():
     # The last will has no time of its own: stamped on arrival.
     assert point_of(Status(person="al", state="offline"), received_utc_ms=42).line().endswith("online=0i 42")
     assert point_of(Ack(person="al", stream=STREAM, upto_seq=1), received_utc_ms=0) is None
+
+
+def test_a_breathing_nudge_point_keeps_numbers_not_words():
+    # A JSON 6 decodes as a float (msgspec), but one built on the edge may hold an int: the field type
+    # must not depend on it, or InfluxDB refuses the next point of the series (field type conflict).
+    nudge = Nudge(
+        person="al",
+        stream=STREAM,
+        seq=1,
+        settled_below=1,
+        t_utc_ms=9,
+        nudge_id="n",
+        nudge="slow_breathing",
+        text="A breathing break?",
+        title="Breathe",
+        stress_score=80,
+        rate_brpm=6,
+        inhale_s=4,
+        exhale_s=6,
+        duration_s=120,
+        resources=(Resource(name="x", how="y"),),
+    )
+    line = point_of(nudge, received_utc_ms=0).line()
+    assert line == "nudge,person=al count=1i,nudge_code=1i,stress_score=80.0,rate_brpm=6.0,duration_s=120.0 9"
+    assert point_of(decode(Kind.NUDGE, encode(nudge)), received_utc_ms=0).line() == line
+
+
+def test_a_device_status_point():
+    status = DeviceStatus(
+        person="al", stream=STREAM, seq=3, settled_below=1, device="d-1", t_utc_ms=9, link_state="backoff"
+    )
+    assert point_of(status, received_utc_ms=0).line() == "device_status,device=d-1,person=al link_state_code=4i 9"
+    charged = msgspec.structs.replace(status, battery_pct=87, link_state="streaming")
+    assert point_of(charged, received_utc_ms=0).line() == (
+        "device_status,device=d-1,person=al link_state_code=3i,battery_pct=87i 9"
+    )
 
 
 # -- intake -------------------------------------------------------------------------------------------
@@ -199,7 +243,7 @@ def test_bridge_config_file_and_environment(tmp_path):
     assert (endpoint.username, endpoint.password) == ("vagus-bridge", "s3cret")
     assert "s3cret" not in repr(endpoint)
     target = influx_target(config.influx, {"VAGUS_INFLUX_TOKEN": "tok"})
-    assert target.token == "tok" and "tok" not in repr(target)
+    assert target.token == "tok" and "tok" not in repr(target)  # noqa: S105 — a throw-away test secret
     assert bucket_for(config.influx.bucket, "alice") == "v-alice"
 
 
@@ -224,7 +268,7 @@ def test_bridge_config_errors_name_the_key(tmp_path, text, match):
 def test_secrets_come_from_files_or_environment(tmp_path):
     with pytest.raises(ConfigError, match="password_file"):
         mqtt_endpoint(MqttSection(password_file=str(tmp_path / "missing")), {})
-    assert mqtt_endpoint(MqttSection(), {"VAGUS_MQTT_PASSWORD": "pw"}).password == "pw"
+    assert mqtt_endpoint(MqttSection(), {"VAGUS_MQTT_PASSWORD": "pw"}).password == "pw"  # noqa: S105 — a throw-away test secret
     assert influx_target(InfluxSection(), {}).token == ""
     with pytest.raises(ConfigError, match="tls"):
         mqtt_endpoint(MqttSection(ca_file="/ca.pem"), {})

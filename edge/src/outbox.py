@@ -114,7 +114,7 @@ class Outbox:
             with self._lock:  # rolled back: count again rather than undo the arithmetic
                 self._count = int(self._db.execute("SELECT count(*) FROM outbox").fetchone()[0])
             raise
-        assert ticket is not None  # make_payload returns bytes
+        assert ticket is not None  # make_payload returns bytes  # noqa: S101 — a type-narrowing invariant, not input validation
         return ticket
 
     def append_beats(
@@ -210,7 +210,7 @@ class Outbox:
         for where in ("kind = 'beats'", "kind = 'summary'", "kind NOT IN ('beats', 'summary')"):
             if len(victims) < n:
                 victims += db.execute(
-                    f"SELECT person, seq FROM outbox WHERE {where} ORDER BY created_utc_s, seq LIMIT ?",
+                    f"SELECT person, seq FROM outbox WHERE {where} ORDER BY created_utc_s, seq LIMIT ?",  # noqa: S608 — the WHERE clause comes from a fixed tuple in code
                     (n - len(victims),),
                 ).fetchall()
         db.executemany("DELETE FROM outbox WHERE person = ? AND seq = ?", victims)
@@ -229,14 +229,17 @@ class Outbox:
 
     # -- the publisher's side -----------------------------------------------------------------------
 
-    def due(self, person: str, *, now_utc_s: float, resend_after_s: float, limit: int) -> list[Pending]:
+    def due(
+        self, person: str, *, now_utc_s: float, resend_after_s: float, limit: int, kinds: Sequence[str] = ()
+    ) -> list[Pending]:
         if limit <= 0:
             return []
+        only = f" AND kind IN ({', '.join('?' * len(kinds))})" if kinds else ""
         with self._lock:
             rows = self._db.execute(
-                "SELECT seq, kind, payload, sent_utc_s, attempts FROM outbox"
-                " WHERE person = ? AND (sent_utc_s IS NULL OR sent_utc_s <= ?) ORDER BY seq LIMIT ?",
-                (person, now_utc_s - resend_after_s, limit),
+                "SELECT seq, kind, payload, sent_utc_s, attempts FROM outbox"  # noqa: S608 — only ? placeholders are formatted in
+                f" WHERE person = ? AND (sent_utc_s IS NULL OR sent_utc_s <= ?){only} ORDER BY seq LIMIT ?",
+                (person, now_utc_s - resend_after_s, *kinds, limit),
             ).fetchall()
         return [Pending(person, int(s), str(k), bytes(p), t, int(a)) for s, k, p, t, a in rows]
 

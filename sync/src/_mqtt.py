@@ -9,6 +9,7 @@ stays here; the publisher and the bridge see plain dataclasses and booleans.
 from __future__ import annotations
 
 import logging
+import ssl
 import struct
 import threading
 from collections.abc import Callable, Sequence
@@ -102,7 +103,18 @@ class _Client(paho.Client):
         self._rbuf, self._rpos = b"", 0  # bytes of a lost connection mean nothing on the next one
         try:
             return super().reconnect()
-        except OSError as exc:  # refused, unreachable, TLS certificate not verified, …
+        except ssl.SSLCertVerificationError as exc:
+            # Nothing was sent (no password either). OpenSSL's words alone do not say which setting to fix.
+            log.error(
+                "cannot connect to the MQTT broker %s:%d: its TLS certificate could not be verified (%s); check"
+                " ca_file (the CA that signed the broker's certificate) and that host is a name or address the"
+                " certificate lists; retrying",
+                self.host,
+                self.port,
+                exc,
+            )
+            raise
+        except OSError as exc:  # refused, unreachable, a TLS handshake that failed otherwise, …
             log.warning("cannot connect to the MQTT broker %s:%d (%s); retrying", self.host, self.port, exc)
             raise
 

@@ -44,7 +44,7 @@ __all__ = ["Bridge", "BridgeCounters", "main"]
 
 log = logging.getLogger(__name__)
 
-_WRITTEN_KINDS = (Kind.SUMMARY, Kind.NUDGE, Kind.CHECKIN, Kind.STATUS, Kind.BEATS)
+_WRITTEN_KINDS = (Kind.SUMMARY, Kind.NUDGE, Kind.CHECKIN, Kind.STATUS, Kind.BEATS, Kind.DEVICE)
 _STATS_EVERY_S = 60.0
 
 
@@ -109,8 +109,10 @@ class Bridge:
         )
         self._last_stats = time.monotonic()
 
-    def run(self, stop: threading.Event) -> None:
-        """Bridge until ``stop`` is set; unacknowledged messages stay with the broker for the next run."""
+    def run(self, stop: threading.Event, *, alive: Callable[[], None] | None = None) -> None:
+        """Bridge until ``stop`` is set; unacknowledged messages stay with the broker for the next run.
+        ``alive`` is called every round while the bridge is connected to the broker (a healthcheck's
+        liveness file, ``vagus.heartbeat``)."""
         log.info(
             "bridge starting: prefix %r, %s, batches of up to %d every %.2f s",
             self._topics.prefix,
@@ -125,6 +127,8 @@ class Bridge:
                 if batch:
                     self._handle(batch, stop)
                 self._log_stats()
+                if alive is not None and self._link.connected:
+                    alive()
         finally:
             self._link.stop()
             self._writer.close()
@@ -222,7 +226,7 @@ class Bridge:
                     written += self._write_splitting(bucket, entries, refused, now_s)
                 self._dead.add(letters + refused)
             except (WriteFailed, sqlite3.Error) as exc:
-                delay_s = backoff_s(attempt, jitter=random.random())
+                delay_s = backoff_s(attempt, jitter=random.random())  # noqa: S311 — jitter or reproducible simulation, not a secret
                 # The reason, never the points: they are personal data.
                 log.warning("write failed (%s); retrying in %.1f s, nothing acknowledged meanwhile", exc, delay_s)
                 self.counters.write_retries += 1
@@ -274,6 +278,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="vagus bridge", description="MQTT → InfluxDB bridge of vagus")
     parser.add_argument("--config", type=Path, metavar="PATH", help="bridge config file (TOML); see docs/sync.md")
     parser.add_argument("--log-level", default="INFO", choices=("DEBUG", "INFO", "WARNING", "ERROR"))
+    parser.add_argument(
+        "--health-file", type=Path, metavar="PATH", help="touch PATH while connected (python -m vagus.heartbeat)"
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=args.log_level, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -294,7 +301,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
-    bridge.run(stop)
+    from vagus.heartbeat import Heartbeat
+
+    bridge.run(stop, alive=Heartbeat(args.health_file).beat)
     return 0
 
 

@@ -17,11 +17,14 @@ from typing import Final
 from .schema import (
     BEAT_SOURCE_CODES,
     CATEGORICAL_FIELDS,
+    CHECKIN_ANSWER_CODES,
     INDICATOR_FIELDS,
+    LINK_STATE_CODES,
     NUDGE_CODES,
     Ack,
     Beats,
     Checkin,
+    DeviceStatus,
     Message,
     Nudge,
     Status,
@@ -31,6 +34,7 @@ from .schema import (
 __all__ = [
     "BEATS_MEASUREMENT",
     "CHECKIN_MEASUREMENT",
+    "DEVICE_STATUS_MEASUREMENT",
     "NUDGE_MEASUREMENT",
     "STATUS_MEASUREMENT",
     "Point",
@@ -43,6 +47,7 @@ NUDGE_MEASUREMENT: Final = "nudge"
 CHECKIN_MEASUREMENT: Final = "checkin"
 STATUS_MEASUREMENT: Final = "agent_status"
 BEATS_MEASUREMENT: Final = "beats"
+DEVICE_STATUS_MEASUREMENT: Final = "device_status"
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,17 +93,26 @@ def point_of(message: Message, *, received_utc_ms: int) -> Point | None:
         return _summary(message)
     if isinstance(message, Nudge):
         fields: list[tuple[str, float | int]] = [("count", 1), ("nudge_code", NUDGE_CODES[message.nudge])]
-        if message.stress_score is not None:
-            fields.append(("stress_score", message.stress_score))
+        # Numbers a dashboard annotation can show; the words (title, text, resources) stay out of the database.
+        for name in ("stress_score", "rate_brpm", "duration_s"):
+            value = getattr(message, name)
+            if value is not None:  # float: a JSON 6 and 6.5 must be one field type in InfluxDB
+                fields.append((name, float(value)))
         return Point(NUDGE_MEASUREMENT, (("person", message.person),), tuple(fields), message.t_utc_ms)
     if isinstance(message, Checkin):
-        fields = [("count", 1)]
+        fields = [("count", 1), ("answer_code", CHECKIN_ANSWER_CODES[message.answer])]
         if message.self_stress_1to5 is not None:
             fields.append(("self_stress_1to5", message.self_stress_1to5))
-        if message.accepted is not None:
-            fields.append(("accepted", int(message.accepted)))
+        if message.snooze_minutes is not None:
+            fields.append(("snooze_minutes", float(message.snooze_minutes)))
         tags = (("person", message.person), ("source", message.source))
         return Point(CHECKIN_MEASUREMENT, tags, tuple(fields), message.t_utc_ms)
+    if isinstance(message, DeviceStatus):
+        fields = [("link_state_code", LINK_STATE_CODES[message.link_state])]
+        if message.battery_pct is not None:
+            fields.append(("battery_pct", message.battery_pct))
+        tags = (("person", message.person), ("device", message.device))
+        return Point(DEVICE_STATUS_MEASUREMENT, tags, tuple(fields), message.t_utc_ms)
     if isinstance(message, Status):
         t_utc_ms = message.t_utc_ms if message.t_utc_ms is not None else received_utc_ms
         online = (("online", int(message.state == "online")),)

@@ -38,8 +38,11 @@ class OutboxPort(Protocol):
         """Store a record durably under the next seq; ``make_payload`` builds it from its ticket."""
         ...
 
-    def due(self, person: str, *, now_utc_s: float, resend_after_s: float, limit: int) -> list[Pending]:
-        """Records never sent or sent more than ``resend_after_s`` ago, in seq order."""
+    def due(
+        self, person: str, *, now_utc_s: float, resend_after_s: float, limit: int, kinds: Sequence[str] = ()
+    ) -> list[Pending]:
+        """Records never sent or sent more than ``resend_after_s`` ago, in seq order; only those of
+        ``kinds`` if given."""
         ...
 
     def in_flight(self, person: str, *, now_utc_s: float, resend_after_s: float) -> int:

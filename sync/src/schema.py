@@ -31,10 +31,14 @@ __all__ = [
     "BEAT_FLAGS",
     "BEAT_SOURCE_CODES",
     "CATEGORICAL_FIELDS",
+    "CHECKIN_ANSWER_CODES",
+    "CHECKIN_SOURCES",
     "GATE_REASON_CODES",
     "INDICATOR_FIELDS",
+    "LINK_STATE_CODES",
     "MAX_BEATS_PER_MESSAGE",
     "MAX_PAYLOAD_BYTES",
+    "MAX_RESOURCES",
     "MESSAGE_TYPES",
     "NUDGE_CODES",
     "SCHEMA_VERSION",
@@ -43,8 +47,11 @@ __all__ = [
     "Ack",
     "Beats",
     "Checkin",
+    "CheckinAnswer",
+    "DeviceStatus",
     "Message",
     "Nudge",
+    "Resource",
     "Status",
     "Summary",
     "beat_flags",
@@ -76,7 +83,8 @@ Seconds = Annotated[float, msgspec.Meta(gt=0, le=86_400)]
 StressLevel: TypeAlias = Literal["rest", "low", "medium", "high"]
 GateReason: TypeAlias = Literal["active", "low_quality", "too_few_beats", "not_worn", "hr_only"]
 ActivityState: TypeAlias = Literal["rest", "active", "sleep", "unknown"]
-NudgeKind: TypeAlias = Literal["slow_breathing", "check_in"]
+# "support": the safety message (docs/safety.md), pointing to human help with `resources`.
+NudgeKind: TypeAlias = Literal["slow_breathing", "check_in", "support"]
 STRESS_LEVEL_CODES: Final[dict[str, int]] = {"rest": 1, "low": 2, "medium": 3, "high": 4}
 GATE_REASON_CODES: Final[dict[str, int]] = {
     "active": 1,
@@ -86,7 +94,16 @@ GATE_REASON_CODES: Final[dict[str, int]] = {
     "hr_only": 5,
 }
 ACTIVITY_STATE_CODES: Final[dict[str, int]] = {"rest": 1, "active": 2, "sleep": 3, "unknown": 4}
-NUDGE_CODES: Final[dict[str, int]] = {"slow_breathing": 1, "check_in": 2}
+NUDGE_CODES: Final[dict[str, int]] = {"slow_breathing": 1, "check_in": 2, "support": 3}
+# The person's answer to a nudge (or an unprompted self-report): docs/topics.md.
+CheckinAnswer: TypeAlias = Literal["stressed", "not_stressed", "need_help", "snooze"]
+CHECKIN_ANSWER_CODES: Final[dict[str, int]] = {"stressed": 1, "not_stressed": 2, "need_help": 3, "snooze": 4}
+# Who sent a check-in: a companion app, Home Assistant, the agent itself, or `vagus checkin` on the device.
+CheckinSource: TypeAlias = Literal["companion", "home_assistant", "agent", "cli"]
+CHECKIN_SOURCES: Final = ("companion", "home_assistant", "agent", "cli")
+# A device link's state: the words of vagus.edge.link_state.LinkState (a test holds them equal).
+LinkStateWord: TypeAlias = Literal["scanning", "connecting", "streaming", "backoff", "stopped"]
+LINK_STATE_CODES: Final[dict[str, int]] = {"scanning": 1, "connecting": 2, "streaming": 3, "backoff": 4, "stopped": 5}
 
 # The numeric indicator values a summary carries, as named in the signal core's Indicators record.
 INDICATOR_FIELDS: Final = (
@@ -208,14 +225,55 @@ class Summary(_Sequenced, frozen=True, kw_only=True):
     activity_state: ActivityState | None = None
 
 
+# A safety message lists at most this many support resources (docs/safety.md): enough for a
+# helpline, a web service and two trusted people, and small enough for any notification.
+MAX_RESOURCES: Final = 8
+
+
+class Resource(msgspec.Struct, frozen=True, forbid_unknown_fields=True, gc=False):
+    """A place to get human help, as the person configured it (``[[safety.resources]]``)."""
+
+    name: Annotated[str, msgspec.Meta(min_length=1, max_length=80)]
+    how: Annotated[str, msgspec.Meta(min_length=1, max_length=200)]  # "phone 0800 …", "https://…", "ask Ana"
+
+
+_BREATHING: Final = ("rate_brpm", "inhale_s", "exhale_s", "duration_s")
+
+
 class Nudge(_Sequenced, frozen=True, kw_only=True):
-    """A suggestion to the person, phrased as a check-in, never as a diagnosis."""
+    """A suggestion to the person, phrased as a check-in, never as a diagnosis.
+
+    Shaped for a phone or Home Assistant notification: ``title`` and ``text``; for a breathing nudge
+    the pacer's timing (all four or none: breaths per minute, seconds in and out per breath — the rest
+    of a breath, ``60/rate_brpm − inhale_s − exhale_s``, is a pause after breathing out — and the
+    exercise's length), so the receiver can drive its own pacer; for a support message (``nudge``
+    "support") the person's own ``resources``. A nudge the agent held back (micro-randomised
+    evaluation) is never published: there is deliberately no field for it."""
 
     t_utc_ms: EpochMs
     nudge_id: Token
     nudge: NudgeKind
     text: Annotated[str, msgspec.Meta(max_length=280)]
     stress_score: float | None = None
+    title: Annotated[str, msgspec.Meta(min_length=1, max_length=80)] | None = None
+    rate_brpm: Annotated[float, msgspec.Meta(ge=2, le=30)] | None = None
+    inhale_s: Annotated[float, msgspec.Meta(gt=0, le=30)] | None = None
+    exhale_s: Annotated[float, msgspec.Meta(gt=0, le=30)] | None = None
+    duration_s: Annotated[float, msgspec.Meta(gt=0, le=3600)] | None = None
+    resources: Annotated[tuple[Resource, ...], msgspec.Meta(max_length=MAX_RESOURCES)] = ()
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        timing = [getattr(self, name) for name in _BREATHING]
+        if any(value is None for value in timing) and any(value is not None for value in timing):
+            raise ValueError(f"the breathing timing needs all of {', '.join(_BREATHING)} or none of them")
+        if self.rate_brpm is not None and self.inhale_s is not None and self.exhale_s is not None:
+            breath_s = 60.0 / self.rate_brpm
+            if self.inhale_s + self.exhale_s > breath_s * 1.001:  # 0.1 %: rounding of the three numbers
+                raise ValueError(
+                    f"inhale_s + exhale_s ({self.inhale_s + self.exhale_s:g} s) exceeds one breath at "
+                    f"{self.rate_brpm:g}/min ({breath_s:g} s)"
+                )
 
 
 # Raw beats (opt-in). A message holds at most this many: 30 s of beats at 240 bpm. Even at the widest
@@ -263,18 +321,38 @@ class Beats(_Sequenced, frozen=True, kw_only=True):
 
 
 class Checkin(_Base, frozen=True, kw_only=True):
-    """The person's answer to a nudge or a self-report, from a companion app or Home Assistant.
+    """The person's answer to a nudge, or a self-report, from a companion app or Home Assistant.
 
-    Not sequenced: its sender is not an agent with an outbox. The database point is keyed by
-    (person, time), so a QoS 1 duplicate overwrites itself."""
+    ``answer``: stressed, not stressed, "I need help" (docs/safety.md), or snooze nudges for
+    ``snooze_minutes`` (only with snooze; the agent's default when absent). ``nudge_id`` names the
+    nudge answered (absent: an unprompted self-report). Not sequenced: its sender is not an agent
+    with an outbox. The database point is keyed by (person, source, time), so a QoS 1 duplicate
+    overwrites itself; the agent keeps one row per ``checkin_id``."""
 
     person: Person
     t_utc_ms: EpochMs
     checkin_id: Token
-    source: Literal["companion", "home_assistant", "agent"]
+    source: CheckinSource
+    answer: CheckinAnswer
     self_stress_1to5: Annotated[int, msgspec.Meta(ge=1, le=5)] | None = None
     nudge_id: Token | None = None
-    accepted: bool | None = None
+    snooze_minutes: Annotated[float, msgspec.Meta(gt=0, le=1440)] | None = None
+
+    def __post_init__(self) -> None:
+        if self.snooze_minutes is not None and self.answer != "snooze":
+            raise ValueError("`snooze_minutes` belongs to the answer snooze only")
+        _check_finite(self)
+
+
+class DeviceStatus(_Sequenced, frozen=True, kw_only=True):
+    """A wearable's link state and battery at ``t_utc_ms``, from the agent's outbox (for dashboards and
+    Home Assistant). ``device`` is the pseudonym (``pseudonymous_device_id``); ``battery_pct`` is null
+    when the device does not report it (yet)."""
+
+    device: Device
+    t_utc_ms: EpochMs
+    battery_pct: Annotated[int, msgspec.Meta(ge=0, le=100)] | None = None
+    link_state: LinkStateWord
 
 
 class Status(_Base, frozen=True, kw_only=True):
@@ -294,14 +372,15 @@ class Ack(_Base, frozen=True, kw_only=True):
     upto_seq: Annotated[int, msgspec.Meta(ge=0, le=2**53)]
 
 
-Message: TypeAlias = Summary | Nudge | Beats | Checkin | Status | Ack
+Message: TypeAlias = Summary | Nudge | Beats | Checkin | DeviceStatus | Status | Ack
 # Messages from an agent's outbox: the bridge counts their seqs into its acks.
-SEQUENCED_TYPES: Final = (Summary, Nudge, Beats)
+SEQUENCED_TYPES: Final = (Summary, Nudge, Beats, DeviceStatus)
 MESSAGE_TYPES: Final[dict[Kind, type[Message]]] = {
     Kind.SUMMARY: Summary,
     Kind.BEATS: Beats,
     Kind.NUDGE: Nudge,
     Kind.CHECKIN: Checkin,
+    Kind.DEVICE: DeviceStatus,
     Kind.STATUS: Status,
     Kind.ACK: Ack,
 }

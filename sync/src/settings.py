@@ -145,6 +145,10 @@ class AgentSyncSection(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     # with its time) that the store keeps, not only the summaries (docs/sync.md, "Raw beats").
     raw_beats: bool = False
     raw_beats_interval_s: Annotated[float, msgspec.Meta(ge=1, le=3600)] = 30.0
+    # Retained Home Assistant MQTT discovery configs, so each wearable shows up there as a device with
+    # its sensors (vagus.sync.ha_discovery; docs/topics.md).
+    home_assistant: bool = False
+    discovery_prefix: Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9_-]{1,64}$")] = "homeassistant"
 
     def __post_init__(self) -> None:
         if self.enabled and not self.person:

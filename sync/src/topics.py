@@ -1,6 +1,6 @@
 """The topic table: every MQTT topic vagus uses, under one configurable prefix, one subtree per person.
 
-``<prefix>/<person>/<kind>`` with kind one of status, summary, nudge, checkin, ack, beats. The QoS and retain
+``<prefix>/<person>/<kind>`` with kind one of status, summary, nudge, checkin, ack, beats, device. The QoS and retain
 flag of each kind live here too, so publisher and bridge cannot disagree. docs/topics.md is the table
 for people (publishers, subscribers and the Mosquitto ACL line of each topic).
 """
@@ -42,6 +42,7 @@ class Kind(StrEnum):
     CHECKIN = "checkin"  # the person's answer, from a companion app or Home Assistant
     ACK = "ack"  # the bridge's write confirmation (highest contiguous seq written)
     BEATS = "beats"  # raw beats of one device, only if the person opted in ([sync] raw_beats)
+    DEVICE = "device"  # a wearable's link state and battery (dashboards, Home Assistant)
 
 
 QOS: Final[dict[Kind, int]] = {kind: 1 for kind in Kind}
@@ -54,6 +55,7 @@ RETAIN: Final[dict[Kind, bool]] = {
     Kind.CHECKIN: False,
     Kind.ACK: True,
     Kind.BEATS: False,
+    Kind.DEVICE: False,  # a stale state would mislead: the agent's retained status says whether it is up
 }
 
 
