@@ -51,7 +51,7 @@ def _run(args: list[str], *, cpu: int | None = None) -> dict[str, float]:
         pre = (lambda: os.sched_setaffinity(0, {cpu})) if cpu is not None else None
         with open(Path(tmp) / "out", "wb") as out, open(Path(tmp) / "err", "wb") as err:
             started = time.monotonic()
-            proc = subprocess.Popen(args, env=env, stdout=out, stderr=err, preexec_fn=pre)  # noqa: PLW1509
+            proc = subprocess.Popen(args, env=env, stdout=out, stderr=err, preexec_fn=pre)  # noqa: PLW1509, S603 — a fixed argv of our own, no shell
             _, status, usage = os.wait4(proc.pid, 0)
             wall = time.monotonic() - started
             proc.returncode = os.waitstatus_to_exitcode(status)
@@ -185,7 +185,7 @@ def lag(ks: list[int], minutes: float, core: int, *, stop_at_first_failure: bool
     rows = []
     for k in ks:
         cmd = [sys.executable, __file__, "--lag-child", str(k), "--minutes", str(minutes), "--core", str(core)]
-        out = subprocess.run(cmd, capture_output=True, text=True, check=False)
+        out = subprocess.run(cmd, capture_output=True, text=True, check=False)  # noqa: S603 — a fixed argv of our own, no shell
         if out.returncode != 0:
             raise RuntimeError(f"lag child K={k} failed:\n{out.stderr[-2000:]}")
         row = json.loads(out.stdout.strip().splitlines()[-1])

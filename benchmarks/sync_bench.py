@@ -201,7 +201,7 @@ def bench_throughput(args: argparse.Namespace) -> dict[str, float]:
             spawned = time.perf_counter()
             bridge.start()
             ready = time.perf_counter()
-            assert bridge.proc is not None
+            assert bridge.proc is not None  # noqa: S101 — a type-narrowing invariant, not input validation
             cpu_at_ready = cpu_s(bridge.proc.pid)
             wait_until(
                 lambda: watcher.total() >= n,
@@ -225,7 +225,7 @@ def bench_throughput(args: argparse.Namespace) -> dict[str, float]:
             bridge.stop()
     if stored != n:
         raise SystemExit(f"VictoriaMetrics holds {stored} samples of indicators_hr_bpm, expected {n}")
-    assert watcher.first_at is not None
+    assert watcher.first_at is not None  # noqa: S101 — a type-narrowing invariant, not input validation
     result = {
         "records": n,
         "bridge_start_s": ready - spawned,
