@@ -23,7 +23,7 @@ def env_for(tmp_path: Path, **extra: str) -> dict[str, str]:
 
 
 def vagus(tmp_path: Path, *args: str, timeout: float = 60, **extra: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
+    return subprocess.run(  # noqa: S603 — a fixed argv of our own, no shell
         [str(VAGUS), *args], capture_output=True, text=True, timeout=timeout, env=env_for(tmp_path, **extra)
     )
 
@@ -65,7 +65,7 @@ def test_corrupt_store_exits_1_with_advice(tmp_path):
 
 def test_ctrl_c_stops_cleanly_and_keeps_the_data(tmp_path):
     db = tmp_path / "v.db"
-    proc = subprocess.Popen(
+    proc = subprocess.Popen(  # noqa: S603 — a fixed argv of our own, no shell
         [str(VAGUS), "run", "--sim", "--speed", "30", "--db", str(db)],
         stdout=subprocess.PIPE,
         text=True,
@@ -119,7 +119,7 @@ def test_default_store_location_is_used(tmp_path):
         (("run", "--seed", "3"), "", "--seed applies to simulated wearables: add --sim"),
         (("run", "--speed", "10"), "", "--speed applies to simulated wearables"),
         (("run",), '[[devices]]\naddress = "CE:5F:FD"\n', "devices[0]"),
-        (("run",), '[[devices]]\nname = "R02"\nprofile = "colmi_ring"\n', "not read by `vagus run` yet"),
+        (("run",), '[[devices]]\nname = "R02"\nprofile = "colmi_ring"\necg = true\n', "options of the polar_pmd"),
         (("run",), '[[devices]]\nprofile = "heart_rate"\n', "an address or a name"),
     ],
 )

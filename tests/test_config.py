@@ -38,9 +38,9 @@ def test_store_path_expands_home(tmp_path):
 
 def test_file_values_and_env_overrides(tmp_path):
     path = write(tmp_path, '[signal]\nwindows_s = [120]\n[store]\npath = "/tmp/a.db"\n')
-    cfg = load_config(path, env={"VAGUS_SIGNAL__STEP_S": "10", "VAGUS_STORE__PATH": "/tmp/b.db"})
+    cfg = load_config(path, env={"VAGUS_SIGNAL__STEP_S": "10", "VAGUS_STORE__PATH": "/tmp/b.db"})  # noqa: S108 — a path string under test, never a shared temp file we trust
     assert cfg.signal.windows_s == [120.0] and cfg.signal.step_s == 10.0
-    assert cfg.store.path == "/tmp/b.db"
+    assert cfg.store.path == "/tmp/b.db"  # noqa: S108 — a path string under test, never a shared temp file we trust
 
 
 def test_vagus_config_variable_names_the_file(tmp_path):

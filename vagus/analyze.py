@@ -283,7 +283,7 @@ def run_analyze(options: AnalyzeOptions, *, out: TextIO = sys.stdout, err: TextI
                 out,
             )
         return 0
-    assert options.step_s is not None
+    assert options.step_s is not None  # noqa: S101 — a type-narrowing invariant, not input validation
     rows = _sliding(rr, options, err)
     if options.as_json:
         json.dump(rows, out, indent=1)
@@ -296,7 +296,7 @@ def run_analyze(options: AnalyzeOptions, *, out: TextIO = sys.stdout, err: TextI
 
 
 def _sliding(rr: np.ndarray, options: AnalyzeOptions, err: TextIO) -> list[dict[str, Any]]:
-    assert options.window_s is not None and options.step_s is not None
+    assert options.window_s is not None and options.step_s is not None  # noqa: S101 — a type-narrowing invariant, not input validation
     conventions, frequency = PRESETS[options.preset]
     windows = _windows(rr, options.window_s, options.step_s)
     progress = _Progress(len(windows), err)

@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 from vagus import __version__
-from vagus.errors import ConfigError, DataError, StoreError
+from vagus.errors import ConfigError
 
 __all__ = ["main"]
 
@@ -77,6 +77,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="with --sim: seed of the simulated people and devices (overrides sim.seed)",
     )
     run.add_argument("--quiet", action="store_true", help="do not print live lines")
+    run.add_argument(
+        "--health-file",
+        type=Path,
+        metavar="PATH",
+        help="touch PATH while indicator records flow (for a container healthcheck: python -m vagus.heartbeat)",
+    )
     run.set_defaults(func=_cmd_run)
 
     analyze = commands.add_parser(
@@ -111,23 +117,35 @@ def build_parser() -> argparse.ArgumentParser:
     )
     bridge.add_argument("--config", type=Path, metavar="PATH", help="the bridge's config file (TOML)")
     bridge.add_argument("--log-level", default="INFO", choices=("DEBUG", "INFO", "WARNING", "ERROR"))
+    bridge.add_argument(
+        "--health-file", type=Path, metavar="PATH", help="touch PATH while connected (for a container healthcheck)"
+    )
     bridge.set_defaults(func=_cmd_bridge)
 
-    from vagus.sim_cli import add_sim_parser  # argparse only; the simulator loads when a verb runs
+    # Each command's module adds its parser (argparse only): what a verb needs loads when it runs.
+    from vagus import (
+        breathe_cli,
+        checkin_cli,
+        decode_cli,
+        doctor_cli,
+        erase_cli,
+        export_cli,
+        init_cli,
+        report_cli,
+        scan_cli,
+        sim_cli,
+    )
 
-    add_sim_parser(commands)
-
-    from vagus.decode_cli import add_decode_parser
-
-    add_decode_parser(commands)
-
-    from vagus.scan_cli import add_scan_parser
-
-    add_scan_parser(commands)
-
-    from vagus.doctor_cli import add_doctor_parser
-
-    add_doctor_parser(commands)
+    sim_cli.add_sim_parser(commands)
+    decode_cli.add_decode_parser(commands)
+    scan_cli.add_scan_parser(commands)
+    doctor_cli.add_doctor_parser(commands)
+    breathe_cli.add_breathe_parser(commands)
+    checkin_cli.add_checkin_parser(commands)
+    report_cli.add_report_parser(commands)
+    export_cli.add_export_parser(commands)
+    erase_cli.add_erase_parser(commands)
+    init_cli.add_init_parser(commands)
     return parser
 
 
@@ -160,6 +178,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         people=args.people,
         replay=args.replay,
         ble=ble,
+        health_file=args.health_file,
     )
     return asyncio.run(run_agent(options, out=sys.stdout, stop_signals=(signal.SIGINT, signal.SIGTERM)))
 
@@ -184,22 +203,17 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
 def _cmd_bridge(args: argparse.Namespace) -> int:
     from vagus.sync.bridge import main as bridge_main  # paho and influxdb-client load only here
 
-    return bridge_main([*(["--config", str(args.config)] if args.config else []), "--log-level", args.log_level])
+    return bridge_main(
+        [
+            *(["--config", str(args.config)] if args.config else []),
+            *(["--health-file", str(args.health_file)] if args.health_file else []),
+            *("--log-level", args.log_level),
+        ]
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    try:
-        return int(args.func(args))
-    except ConfigError as exc:
-        print(f"vagus: error: {exc}", file=sys.stderr)
-        return 2
-    except (StoreError, DataError) as exc:
-        print(f"vagus: error: {exc}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        return 130
-    except BrokenPipeError:  # `vagus … | head`: the reader left; not an error of ours
-        sys.stderr.close()
-        return 0
+    from vagus.command import finish
+
+    args = build_parser().parse_args(argv)
+    return finish(lambda: args.func(args))

@@ -17,6 +17,8 @@ from typing import Annotated, Literal
 
 import msgspec
 
+from vagus.edge.nudge_policy import NudgeSettings
+from vagus.edge.safety import SafetySettings
 from vagus.sync.settings import AgentSyncSection  # msgspec only; paho loads with the publisher
 from vagus.tomlconfig import load_toml_config
 
@@ -73,9 +75,9 @@ class SimSection(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
 # A BlueZ address as `vagus scan` and `bluetoothctl` print it; a BlueZ adapter name.
 _ADDRESS = re.compile(r"[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2}){5}")
 _ADAPTER = re.compile(r"hci[0-9]{1,3}")
-# Profiles `vagus run` reads: through the Heart Rate Service (a Polar strap offers it beside PMD).
-READ_PROFILES = ("heart_rate", "polar_pmd")
-_LATER_PROFILES = ("colmi_ring",)
+# Profiles `vagus run` reads (vagus.edge.profiles, docs/edge-ble.md): the Heart Rate Service; Polar's
+# PMD (ECG, PPI, accelerometer) beside it; a Colmi ring's UART (heart rate only).
+READ_PROFILES = ("heart_rate", "polar_pmd", "colmi_ring")
 
 
 class DeviceSection(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
@@ -83,8 +85,12 @@ class DeviceSection(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
 
     address: str | None = None  # "CE:5F:FD:D3:C6:D1", as `vagus scan` lists it
     name: str | None = None  # else the start of its advertised name ("Polar H10"), found by scanning
-    profile: str = "heart_rate"  # what to read: heart_rate | polar_pmd (read through its Heart Rate Service)
+    profile: str = "heart_rate"  # what to read: heart_rate | polar_pmd | colmi_ring
     adapter: str | None = None  # "hci1"; None: BlueZ's default adapter
+    # polar_pmd only: beats from ECG R-peaks (H10; needs the `analysis` extra) instead of the strap's
+    # own RR; the accelerometer for the stress gate's motion test. None: the profile's default.
+    ecg: bool | None = None  # default false
+    acc: bool | None = None  # default true
 
     def __post_init__(self) -> None:
         if self.address is None and not self.name:
@@ -95,10 +101,10 @@ class DeviceSection(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
             raise ValueError(
                 f"adapter must be a BlueZ adapter name like hci0 (`bluetoothctl list`), got {self.adapter!r}"
             )
-        if self.profile in _LATER_PROFILES:
-            raise ValueError(f"profile {self.profile!r} is not read by `vagus run` yet; use one of {READ_PROFILES}")
         if self.profile not in READ_PROFILES:
             raise ValueError(f"profile must be one of {READ_PROFILES}, got {self.profile!r}")
+        if self.profile != "polar_pmd" and (self.ecg is not None or self.acc is not None):
+            raise ValueError(f"ecg and acc are options of the polar_pmd profile, not of {self.profile!r}")
 
 
 class Config(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
@@ -106,6 +112,8 @@ class Config(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     signal: SignalSection = msgspec.field(default_factory=SignalSection)
     sim: SimSection = msgspec.field(default_factory=SimSection)
     sync: AgentSyncSection = msgspec.field(default_factory=AgentSyncSection)
+    nudges: NudgeSettings = msgspec.field(default_factory=NudgeSettings)  # docs/nudges.md
+    safety: SafetySettings = msgspec.field(default_factory=SafetySettings)  # docs/safety.md
     devices: list[DeviceSection] = msgspec.field(default_factory=list)  # [[devices]]: real wearables
 
     def __post_init__(self) -> None:

@@ -12,18 +12,22 @@ import logging
 import math
 import signal
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
+from vagus.agent_messages import PersonChannel
+from vagus.agent_sync import AgentSync
 from vagus.clock import Clock, RealClock, SimClock
 from vagus.config import Config, DeviceSection, load_config
 from vagus.edge import Agent, AgentConfig, Store
-from vagus.edge.link_state import LinkPolicy
+from vagus.edge.link_log import add_battery, add_link_event
+from vagus.edge.link_state import LinkEvent, LinkPolicy
 from vagus.edge.live_view import LiveView
+from vagus.edge.profiles import ProfiledTransport, ReadProfile
 from vagus.errors import ConfigError
+from vagus.heartbeat import Heartbeat
 from vagus.signal import Indicators, WindowConfig
-from vagus.sync import SchemaError, pseudonymous_device_id  # msgspec only; vagus.config loads it anyway
 
 __all__ = ["BleHooks", "RunOptions", "run_agent"]
 
@@ -42,6 +46,7 @@ class RunOptions:
     people: int | None = None  # overrides sim.people
     replay: Path | None = None  # a capture to replay instead of simulating
     ble: bool = False  # read the config's [[devices]] over BLE instead of simulating
+    health_file: Path | None = None  # touched while records flow (vagus.heartbeat)
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,9 +62,21 @@ class BleHooks:
     clock: Clock | None = None
 
 
-# The agent decodes Heart Rate Measurement notifications; the ring's UART packets and the PMD
-# streams need the decoders of the BLE edge (docs/simulator.md).
-_AGENT_PROFILES = ("h10", "verity", "hr_watch")
+# How the agent reads each simulated profile (vagus.edge.profiles, docs/edge-ble.md): the strap
+# through PMD with its accelerometer (beats from its own RR: ECG would need the `analysis` extra),
+# the optical sensor through PMD PPI and accelerometer, the watch through the Heart Rate Service
+# (HR only: it sends no RR), the ring through its UART (HR only).
+_SIM_PROFILES: dict[str, ReadProfile] = {
+    "h10": ReadProfile("polar_pmd", ecg=False, acc=True),
+    "verity": ReadProfile("polar_pmd", ecg=False, acc=True),
+    "hr_watch": ReadProfile("heart_rate"),
+    "colmi_ring": ReadProfile("colmi_ring"),
+}
+
+
+def read_profile(device: DeviceSection) -> ReadProfile:
+    """The read profile of a configured wearable (``ecg`` off, ``acc`` on unless the config says)."""
+    return ReadProfile(device.profile, ecg=bool(device.ecg), acc=True if device.acc is None else device.acc)
 
 
 def _simulated(options: RunOptions, config: Config, clock: SimClock, out: TextIO) -> tuple[list[Any], float]:
@@ -88,12 +105,14 @@ def _simulated(options: RunOptions, config: Config, clock: SimClock, out: TextIO
         )
     except ValueError as exc:
         raise ConfigError(f"sim.scenario {scenario.source}: {exc}") from exc
-    skipped = [d for d in world.devices_setup if d.profile not in _AGENT_PROFILES]
+    skipped = [d for d in world.devices_setup if d.profile not in _SIM_PROFILES]
     for d in skipped:
-        out.write(f"vagus: {d.name} ({d.profile}) is not read: this agent decodes Heart Rate Service devices\n")
+        out.write(f"vagus: {d.name} ({d.profile}) is not read: this agent has no reader for its profile\n")
     people = ", ".join(f"{p.person_id} (resting HR {p.resting_hr_bpm:.0f})" for p in world.people)
     out.write(f"vagus: scenario {scenario.name!r} ({scenario.description or 'no description'}); {people}\n")
-    return world.devices(clock, profiles=_AGENT_PROFILES), float(scenario.timeline.duration_s)
+    devices = world.devices(clock, profiles=tuple(_SIM_PROFILES))
+    transports = [ProfiledTransport(d, _SIM_PROFILES[d.firmware.profile]) for d in devices]
+    return transports, float(scenario.timeline.duration_s)
 
 
 def _replayed(path: Path, clock_speed: float, out: TextIO) -> tuple[list[Any], SimClock, float]:
@@ -128,7 +147,7 @@ class _NamedWearable:
     def __init__(self, spec: DeviceSection, clock: Clock, hooks: BleHooks) -> None:
         from vagus.edge import ble_transport
 
-        assert spec.name is not None
+        assert spec.name is not None  # noqa: S101 — a type-narrowing invariant, not input validation
         self._spec = spec
         self._name = spec.name
         self._clock = clock
@@ -137,8 +156,10 @@ class _NamedWearable:
         service = {
             "heart_rate": ble_transport.HEART_RATE_SERVICE_UUID,
             "polar_pmd": ble_transport.POLAR_PMD_SERVICE_UUID,
+            "colmi_ring": ble_transport.COLMI_UART_SERVICE_UUID,
         }
         self._service = service[spec.profile]
+        self.read_profile = read_profile(spec)
         self._inner: Any = None
 
     @property
@@ -197,7 +218,9 @@ def _wearables(config: Config, clock: Clock, hooks: BleHooks, out: TextIO) -> li
             "(docs/configuration.md); or try `vagus run --sim` with simulated wearables"
         )
     transports = [
-        _ble_transport(d.address, d.adapter, clock, hooks) if d.address else _NamedWearable(d, clock, hooks)
+        ProfiledTransport(_ble_transport(d.address, d.adapter, clock, hooks), read_profile(d))
+        if d.address
+        else _NamedWearable(d, clock, hooks)
         for d in config.devices
     ]
     out.write(f"vagus: reading {len(transports)} BLE wearable(s) of the config's [[devices]]\n")
@@ -225,8 +248,6 @@ async def run_agent(
     else:
         clock = SimClock(RealClock().now_utc_s(), speed=options.speed)
         transports, span_s = _simulated(options, config, clock, out)
-    sig = config.signal
-    view = LiveView(out)
     if options.ble:
         out.write(f"vagus: store {db_path}\n")
     else:
@@ -234,13 +255,43 @@ async def run_agent(
         out.write(f"vagus: speed {speed}; store {db_path}\n")
     out.write("Wellness self-monitoring, not a medical device. Ctrl-C to stop.\n")
     out.flush()
-    with Store(db_path) as store, _Sync(config, store) as sync:
+    with Store(db_path) as store:
+        await _run_on(_Feed(transports, clock, span_s), options, config, store, out=out, stop_signals=stop_signals)
+    return 0
 
-        def on_indicators(device_id: str, record: Indicators) -> None:
-            if not options.quiet:
-                view.show(device_id, record)
-            sync.submit(device_id, record)
 
+@dataclass(frozen=True, slots=True)
+class _Feed:
+    """The wearables' transports, the clock they run on, and how long the feed lasts (None: a live one)."""
+
+    transports: list[Any]
+    clock: Clock
+    span_s: float | None
+
+
+async def _run_on(
+    feed: _Feed,
+    options: RunOptions,
+    config: Config,
+    store: Store,
+    *,
+    out: TextIO,
+    stop_signals: Sequence[signal.Signals],
+) -> None:
+    transports, clock, span_s = feed.transports, feed.clock, feed.span_s
+    sig = config.signal
+    view = LiveView(out)
+    channel: PersonChannel | None = None
+
+    def on_checkin(message: Any) -> None:
+        if channel is not None:
+            channel.on_checkin(message)
+
+    with AgentSync(config, store, on_checkin=on_checkin) as sync:
+        channel = PersonChannel(
+            store, sync, config.safety, out=None if options.quiet else out, desktop=config.nudges.desktop
+        )
+        report = _Report(store, view, sync, quiet=options.quiet, alive=Heartbeat(options.health_file).beat)
         agent = Agent(
             transports=transports,
             store=store,
@@ -258,11 +309,15 @@ async def run_agent(
                 # A replay is no radio: its silences are the capture's outages, and reconnecting a
                 # replay restarts it, so the stall watchdog is for live links only.
                 link=LinkPolicy(stall_s=None) if options.replay is not None else LinkPolicy(),
+                nudges=config.nudges,
             ),
-            on_indicators=on_indicators,
-            on_link_event=None if options.quiet else view.show_link_event,
-            on_battery=None if options.quiet else view.show_battery,
+            on_indicators=report.on_indicators,
+            on_nudge=channel.on_nudge,
+            on_link_event=report.on_link_event,
+            on_battery=report.on_battery,
         )
+        channel.nudges = agent.nudges
+        sync.announce_devices(t.device_id for t in transports)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for signum in stop_signals:
@@ -291,71 +346,36 @@ async def run_agent(
             f"vagus: stopped; the store holds {store.count('indicators')} indicator rows; "
             f"{beats} beats, {rejected} rejected payloads, {drops} dropped links this run\n"
         )
-    return 0
 
 
-class _Sync:
-    """The optional MQTT publisher of summaries ([sync] enabled = true), and of the raw beats the store
-    keeps if the person opted in ([sync] raw_beats = true); a no-op otherwise.
+class _Report:
+    """Where the agent's records, link events and battery levels go: the live view (unless quiet),
+    sync (records; link state and battery as device status), and the store (link events and battery
+    levels through link_log.py)."""
 
-    Sync must never stop the agent: a record the schema refuses is logged (without personal data)
-    and skipped; the outbox keeps every other one until the bridge confirms it.
-    """
-
-    def __init__(self, config: Config, store: Store) -> None:
-        self._section = config.sync
+    def __init__(
+        self, store: Store, view: LiveView, sync: AgentSync, *, quiet: bool, alive: Callable[[], None]
+    ) -> None:
+        self._alive = alive
         self._store = store
-        self._publisher: Any = None
-        self._outbox: Any = None
-        self._key = b""
+        self._view = view
+        self._sync = sync
+        self._quiet = quiet
 
-    def __enter__(self) -> _Sync:
-        if not self._section.enabled:
-            return self
-        from vagus import __version__
-        from vagus.edge.outbox import Outbox
-        from vagus.sync.publisher import Publisher, PublisherSettings
-        from vagus.sync.settings import mqtt_endpoint
+    def on_indicators(self, device_id: str, record: Indicators) -> None:
+        self._alive()
+        if not self._quiet:
+            self._view.show(device_id, record)
+        self._sync.submit(device_id, record)
 
-        sync = self._section
-        assert sync.person is not None  # validated with the config
-        self._outbox = Outbox.of_store(self._store, capacity=sync.outbox_capacity)
-        self._key = self._outbox.device_key()
-        self._publisher = Publisher(
-            outbox=self._outbox,
-            endpoint=mqtt_endpoint(sync, where="sync"),
-            settings=PublisherSettings(
-                person=sync.person,
-                prefix=sync.prefix,
-                resend_after_s=sync.resend_after_s,
-                max_in_flight=sync.max_in_flight,
-                agent_version=__version__,
-                raw_beats=sync.raw_beats,
-                raw_beats_interval_s=sync.raw_beats_interval_s,
-            ),
-            # Resend timeouts are about the network, so they run on the wall clock even in
-            # accelerated simulated runs.
-            clock=RealClock(),
-            # Raw beats leave the device only if the person opted in ([sync] raw_beats), and then
-            # under the same pseudonym as the summaries.
-            device_pseudonym=self._pseudonym if sync.raw_beats else None,
-        )
-        self._publisher.start()
-        return self
+    def on_link_event(self, event: LinkEvent) -> None:
+        add_link_event(self._store, event)
+        self._sync.device_status(event.device_id, event.t_utc_s, link_state=event.state.value)
+        if not self._quiet:
+            self._view.show_link_event(event)
 
-    def _pseudonym(self, device_id: str) -> str:
-        return pseudonymous_device_id(device_id, self._key)
-
-    def submit(self, device_id: str, record: Indicators) -> None:
-        if self._publisher is None:
-            return
-        try:
-            self._publisher.submit_summary(asdict(record), device=self._pseudonym(device_id))
-        except SchemaError as exc:
-            log.warning("a record was not queued for sync: %s", exc.problem.value)
-
-    def __exit__(self, *exc: object) -> None:
-        if self._publisher is not None:
-            self._publisher.stop()
-        if self._outbox is not None:
-            self._outbox.close()
+    def on_battery(self, device_id: str, t_utc_s: float, level_pct: int) -> None:
+        add_battery(self._store, device_id, t_utc_s, level_pct)
+        self._sync.device_status(device_id, t_utc_s, battery_pct=level_pct)
+        if not self._quiet:
+            self._view.show_battery(device_id, t_utc_s, level_pct)
