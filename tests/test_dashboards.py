@@ -9,11 +9,10 @@ and alert query then runs with Grafana's macros expanded the way Grafana's backe
 ``$__interval`` → gtime.FormatInterval, ``$__interval_ms``) and must return the columns it names,
 with values.
 
-Two stand-ins, both said where they are made: the agent does not label ``activity_state`` yet
-(signal/src/window.py leaves it uncomputed), so windows inside the night the agent's own sleep
-detection found (the store's ``nights`` table) are sent as ``sleep``; and the Trends panels need weeks,
-so earlier days are the simulated day shifted back a day at a time, thinned, with HR and RMSSD scaled
-per day.
+The nights are those the agent's own sleep detection found (the store's ``nights`` table), sent as
+the agent sends them (``night`` messages, vagus.agent_sync). One stand-in, said where it is made: the
+Trends panels and the nightly normal range need weeks, so earlier days (and nights) are the simulated
+day shifted back a day at a time, thinned, with HR and RMSSD scaled per day.
 """
 
 from __future__ import annotations
@@ -33,6 +32,8 @@ from vagus import grafana
 from vagus.clock import SimClock
 from vagus.edge import Agent, AgentConfig, Store
 from vagus.signal import WindowConfig
+from vagus.signal.baseline import PersonalBaseline
+from vagus.signal.sleep import recovery_of
 from vagus.sim import build_world, load_builtin
 from vagus.sync import points
 from vagus.sync.schema import (
@@ -42,6 +43,7 @@ from vagus.sync.schema import (
     NUDGE_CODES,
     Checkin,
     DeviceStatus,
+    Night,
     Nudge,
     Summary,
     decode,
@@ -84,22 +86,53 @@ async def _simulate(path: Path) -> float:
     return t0
 
 
-def _summaries(path: Path) -> tuple[list[Summary], list[tuple[float, float]]]:
+def _summaries(path: Path) -> tuple[list[Summary], list[Night]]:
     db = sqlite3.connect(path)
     db.row_factory = sqlite3.Row
-    nights = [(row["onset_utc_s"], row["wake_utc_s"]) for row in db.execute("SELECT * FROM nights")]
+    stored = [dict(row) for row in db.execute("SELECT * FROM nights ORDER BY onset_utc_s")]
     rows = [dict(row) for row in db.execute("SELECT * FROM indicators ORDER BY t_end_utc_s")]
     db.close()
-    out = []
-    for seq, row in enumerate(rows, start=1):
-        if row["activity_state"] is None and any(a <= row["t_end_utc_s"] <= b for a, b in nights):
-            row["activity_state"] = "sleep"  # stand-in: the agent's sleep detection found this night
-        out.append(
-            summary_from_mapping(
-                row, person=PERSON, device="d-0123456789abcdef", stream=STREAM, seq=seq, settled_below=1
-            )
+    out = [
+        summary_from_mapping(row, person=PERSON, device="d-0123456789abcdef", stream=STREAM, seq=seq, settled_below=1)
+        for seq, row in enumerate(rows, start=1)
+    ]
+    nights = [
+        Night(
+            person=PERSON,
+            stream=STREAM,
+            seq=len(rows) + i,
+            settled_below=1,
+            onset_utc_ms=round(n["onset_utc_s"] * 1000),
+            wake_utc_ms=round(n["wake_utc_s"] * 1000),
+            **{k: n[k] for k in ("asleep_min", "lowest_hr_bpm", "mean_hr_bpm", "rmssd_ms", "recovery", "recovery_sd")},
         )
+        for i, n in enumerate(stored, start=1)
+    ]
     return out, nights
+
+
+def _against(night: Night, history: list[Night]) -> Night:
+    """``night`` with the recovery the agent would have given it after the ``history`` nights (the
+    simulated person is new, so its own night had no normal range yet)."""
+    baseline = PersonalBaseline()
+    for n in history:
+        baseline.observe_sleep(str(n.wake_utc_ms // DAY_MS), n.rmssd_ms)
+    baseline.close_day()
+    recovery, distance = recovery_of(math.log(night.rmssd_ms), baseline.night_range())
+    assert recovery is not None, "the stand-in history gave no normal range"
+    return msgspec.structs.replace(night, recovery=recovery, recovery_sd=distance)
+
+
+def _earlier_night(night: Night, days_back: int) -> Night:
+    """The simulated night ``days_back`` days earlier, its RMSSD scaled as that day's (_earlier_day)."""
+    rmssd_scale = 1.0 + 0.15 * math.cos(1.7 * days_back)
+    shift = days_back * DAY_MS
+    return msgspec.structs.replace(
+        night,
+        onset_utc_ms=night.onset_utc_ms - shift,
+        wake_utc_ms=night.wake_utc_ms - shift,
+        rmssd_ms=None if night.rmssd_ms is None else night.rmssd_ms * rmssd_scale,
+    )
 
 
 def _earlier_day(summaries: list[Summary], days_back: int) -> list[Summary]:
@@ -179,7 +212,9 @@ def _lines(messages: list) -> list[str]:
 
 
 def _kind(message: object) -> str:
-    return {Summary: "summary", Nudge: "nudge", Checkin: "checkin", DeviceStatus: "device"}[type(message)]
+    return {Summary: "summary", Nudge: "nudge", Checkin: "checkin", DeviceStatus: "device", Night: "night"}[
+        type(message)
+    ]
 
 
 @pytest.fixture(scope="module")
@@ -189,8 +224,9 @@ def loaded(influx1, tmp_path_factory):
     t0 = asyncio.run(_simulate(path))
     summaries, nights = _summaries(path)
     assert nights, "the agent's sleep detection found no night in the simulated day"
-    assert any(s.activity_state == "sleep" for s in summaries)
-    messages: list = list(summaries)
+    earlier = [_earlier_night(n, days_back) for days_back in range(EARLIER_DAYS, 0, -1) for n in nights]
+    nights = [_against(n, earlier) for n in nights]
+    messages: list = [*summaries, *nights, *earlier]
     for days_back in range(1, EARLIER_DAYS + 1):
         messages += _earlier_day(summaries, days_back)
     t0_ms = round(t0 * 1000)
@@ -200,8 +236,7 @@ def loaded(influx1, tmp_path_factory):
     for i in range(0, len(lines), 5000):
         influx1.write(DB, "\n".join(lines[i : i + 5000]))
     end_ms = max(s.t_end_utc_ms for s in summaries)
-    onset, wake = nights[0]
-    return influx1, t0_ms, end_ms, (round(onset * 1000), round(wake * 1000)), lines
+    return influx1, t0_ms, end_ms, (nights[0].onset_utc_ms, nights[0].wake_utc_ms), lines
 
 
 # -- Grafana's macros --------------------------------------------------------------------------------------
@@ -441,6 +476,20 @@ def _schema() -> dict[str, tuple[set[str], set[str]]]:
             t_utc_ms=1,
             battery_pct=50,
             link_state="streaming",
+        ),
+        Night(
+            person=PERSON,
+            stream=STREAM,
+            seq=4,
+            settled_below=1,
+            onset_utc_ms=1,
+            wake_utc_ms=8 * 3_600_000,
+            asleep_min=420,
+            lowest_hr_bpm=50.0,
+            mean_hr_bpm=55.0,
+            rmssd_ms=60.0,
+            recovery="normal",
+            recovery_sd=0.3,
         ),
     ]
     out: dict[str, tuple[set[str], set[str]]] = {}

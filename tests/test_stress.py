@@ -176,15 +176,16 @@ def test_the_agent_finds_the_night_stores_it_and_learns_from_it(tmp_path):
     """30 hours of minute records: evening, a night (HR 2 SD down, RMSSD 1.5 SD up), a day."""
     start = local_ts(10, 18, 0)
     onset, wake = local_ts(10, 23, 0), local_ts(11, 7, 0)
+    handed_on = []
     with Store(tmp_path / "v.db") as store:
-        stage = StressStage(store)
+        stage = StressStage(store, on_night=handed_on.append)  # sync's hook: each night once, once stored
         for k in range(30 * 60):
             t = start + 60.0 * (k + 1)
             asleep = onset < t <= wake
             rmssd, hr = (60.0, 56.0) if asleep else (40.0 + k % 3, 66.0 + k % 2)
             stage.annotate(record(t, rmssd=rmssd, hr=hr))
         nights = store.nights()
-    assert len(nights) == 1
+    assert len(nights) == 1 and handed_on == nights
     (night,) = nights
     assert abs(night.onset_utc_s - onset) <= 10 * 60 and abs(night.wake_utc_s - wake) <= 10 * 60
     assert night.lowest_hr_bpm == pytest.approx(56.0) and night.rmssd_ms == pytest.approx(60.0)

@@ -8,6 +8,7 @@ import contextlib
 import dataclasses
 import json
 import logging
+import math
 import os
 import sqlite3
 import subprocess
@@ -385,3 +386,36 @@ def test_vagus_run_nudges_keeps_check_ins_and_shows_support_through_mqtt(tmp_pat
     configs = [json.loads(p) for _, p in discovered]
     assert {c["state_topic"] for c in configs} == {topics.topic("alice", k) for k in (Kind.SUMMARY, Kind.DEVICE)}
     assert all(next(iter(devices)) in c["value_template"] for c in configs)
+
+
+def test_a_night_the_agent_found_reaches_the_database(tmp_path):
+    from vagus.signal.sleep import NightSummary
+
+    onset = 1_795_650_000.0
+    night = NightSummary(
+        onset_utc_s=onset,
+        wake_utc_s=onset + 7.5 * 3600,
+        asleep_min=421,
+        lowest_hr_bpm=49.0,
+        mean_hr_bpm=53.5,
+        rmssd_ms=58.0,
+        recovery="below",
+        recovery_sd=-1.2,
+    )
+    with running_mosquitto() as broker, running_victoria_metrics() as db, running_bridge(broker, db):
+        publisher, outbox = agent(tmp_path, broker, PASSWORDS["alice"])
+        publisher.start()
+        try:
+            publisher.submit_night(night)
+            wait_until(lambda: outbox.pending("alice") == 0, timeout_s=20, what="the bridge's ack")
+        finally:
+            publisher.stop()
+        got = {
+            name: db.samples(f"night_{name}", person="alice")
+            for name in ("asleep_min", "in_bed_min", "lowest_hr_bpm", "rmssd_ms", "ln_rmssd", "recovery_code")
+        }
+    onset_ms = round(onset * 1000)
+    assert got["asleep_min"] == [(onset_ms, 421)] and got["in_bed_min"] == [(onset_ms, 450)]
+    assert got["lowest_hr_bpm"] == [(onset_ms, 49.0)] and got["rmssd_ms"] == [(onset_ms, 58.0)]
+    assert got["ln_rmssd"][0][1] == pytest.approx(math.log(58.0))
+    assert got["recovery_code"] == [(onset_ms, 1)]  # docs/topics.md: 1 below

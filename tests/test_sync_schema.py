@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 from typing import get_args
 
 import pytest
@@ -217,6 +218,21 @@ def test_a_payload_is_decoded_as_its_topics_kind():
             text="Your body shows signs of stress — want a 2-minute breathing break?",
             stress_score=71.0,
         ),
+        sch.Night(
+            person="alice",
+            stream=STREAM,
+            seq=3,
+            settled_below=1,
+            onset_utc_ms=1_000,
+            wake_utc_ms=1_000 + 8 * 3_600_000,
+            asleep_min=431,
+            lowest_hr_bpm=48.5,
+            mean_hr_bpm=53.1,
+            rmssd_ms=61.0,
+            recovery="below",
+            recovery_sd=-1.3,
+        ),
+        sch.Night(person="alice", stream=STREAM, seq=4, settled_below=1, onset_utc_ms=0, wake_utc_ms=1, asleep_min=0),
     ],
 )
 def test_every_kind_round_trips(message):
@@ -249,6 +265,7 @@ def test_code_tables_match_the_allowed_words():
         sch.NudgeKind: sch.NUDGE_CODES,
         sch.CheckinAnswer: sch.CHECKIN_ANSWER_CODES,
         sch.LinkStateWord: sch.LINK_STATE_CODES,
+        sch.Recovery: sch.RECOVERY_CODES,
     }
     for literal, codes in tables.items():
         assert set(get_args(literal)) == set(codes)
@@ -446,9 +463,38 @@ def test_the_code_tables_in_docs_are_the_codes_in_the_schema():
         "source_code": sch.BEAT_SOURCE_CODES,
         "answer_code": sch.CHECKIN_ANSWER_CODES,
         "link_state_code": sch.LINK_STATE_CODES,
+        "recovery_code": sch.RECOVERY_CODES,
     }
     for field, codes in tables.items():
         row = re.search(rf"^\| `{field}`[^|]*\| (.+) \|$", text, re.MULTILINE)
         assert row is not None, field
         documented = {word: int(code) for code, word in re.findall(r"(\d+) `(\w+)`", row.group(1))}
         assert documented == codes, field
+
+
+def test_recovery_words_are_the_signal_cores():
+    import inspect
+
+    from vagus.signal import sleep
+
+    # night_summary's words come from recovery_of; each must be one the schema carries.
+    words = set(re.findall(r'"(below|normal|above)"', inspect.getsource(sleep.recovery_of)))
+    assert words == set(sch.RECOVERY_CODES)
+
+
+@pytest.mark.parametrize(
+    ("fields", "match"),
+    [
+        ({"wake_utc_ms": 1_000}, "after"),  # wake at the onset
+        ({"asleep_min": 61}, "cannot exceed"),  # an hour in bed, 61 minutes asleep
+        ({"rmssd_ms": 0.0}, ""),
+        ({"recovery": "great"}, ""),
+        ({"recovery_sd": float("nan")}, ""),
+    ],
+)
+def test_a_night_must_be_consistent(fields, match):
+    base = {"person": "alice", "stream": STREAM, "seq": 1, "settled_below": 1, "onset_utc_ms": 1_000}
+    night = base | {"wake_utc_ms": 1_000 + 3_600_000, "asleep_min": 50} | fields
+    payload = json.dumps({"v": 1, **night}).encode()
+    with pytest.raises(SchemaError, match=match or None):
+        decode(Kind.NIGHT, payload)

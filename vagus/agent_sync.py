@@ -2,7 +2,8 @@
 
 Out, through the outbox until the bridge confirms them: the indicator summaries; the raw beats if
 the person opted in ([sync] raw_beats); the nudges that were sent (never a held-back one); the
-support message of the safety rule; each wearable's link state and battery. Announced (retained,
+support message of the safety rule; each wearable's link state and battery; each night the sleep
+detection found. Announced (retained,
 rebuilt at every start): Home Assistant's discovery configs if [sync] home_assistant. Every
 wearable appears under its keyed pseudonym, never its BLE address.
 
@@ -32,6 +33,7 @@ from vagus.sync import SchemaError, pseudonymous_device_id
 if TYPE_CHECKING:
     from vagus.edge.nudge_policy import NudgeDecision
     from vagus.edge.safety import SafetyMessage
+    from vagus.signal.sleep import NightSummary
     from vagus.sync.schema import Checkin
 
 __all__ = ["AgentSync"]
@@ -105,55 +107,50 @@ class AgentSync:
 
     # -- out -----------------------------------------------------------------------------------------
 
-    def submit(self, device_id: str, record: Indicators) -> None:
+    def _queue(self, what: str, submit: Callable[[Any], object]) -> None:
+        """``submit(publisher)``; a record the schema refuses is logged by its problem and skipped."""
         if self._publisher is None:
             return
         try:
-            self._publisher.submit_summary(asdict(record), device=self.pseudonym(device_id))
+            submit(self._publisher)
         except SchemaError as exc:
-            log.warning("a record was not queued for sync: %s", exc.problem.value)
+            log.warning("%s was not queued for sync: %s", what, exc.problem.value)
+
+    def submit(self, device_id: str, record: Indicators) -> None:
+        self._queue("a record", lambda p: p.submit_summary(asdict(record), device=self.pseudonym(device_id)))
 
     def submit_nudge(self, decision: NudgeDecision) -> None:
-        if self._publisher is None:
-            return
-        try:
-            self._publisher.submit_nudge_decision(decision)
-        except SchemaError as exc:
-            log.warning("a nudge was not queued for sync: %s", exc.problem.value)
+        self._queue("a nudge", lambda p: p.submit_nudge_decision(decision))
+
+    def submit_night(self, night: NightSummary) -> None:
+        self._queue("a night", lambda p: p.submit_night(night))
 
     def submit_support(self, message: SafetyMessage, t_utc_s: float) -> None:
         """The safety rule's message, as a ``support`` nudge (docs/safety.md)."""
-        if self._publisher is None:
-            return
-        try:
-            self._publisher.submit_nudge(
-                nudge_id=f"s-{secrets.token_hex(8)}",
-                t_utc_ms=round(t_utc_s * 1000),
-                **message.nudge_fields(),  # type: ignore[arg-type]  # the schema validates them
-            )
-        except SchemaError as exc:
-            log.warning("the support message was not queued for sync: %s", exc.problem.value)
+        fields = message.nudge_fields()
+        self._queue(
+            "the support message",
+            lambda p: p.submit_nudge(nudge_id=f"s-{secrets.token_hex(8)}", t_utc_ms=round(t_utc_s * 1000), **fields),
+        )
 
     def device_status(
         self, device_id: str, t_utc_s: float, *, link_state: str | None = None, battery_pct: int | None = None
     ) -> None:
         """A wearable's link state changed, or its battery was read: send both as they now stand."""
-        if self._publisher is None:
-            return
         if link_state is not None:
             self._link_state[device_id] = link_state
         if battery_pct is not None:
             self._battery[device_id] = battery_pct
-        try:
-            self._publisher.submit_device_status(
+        self._queue(
+            "a device status",
+            lambda p: p.submit_device_status(
                 device=self.pseudonym(device_id),
                 t_utc_ms=round(t_utc_s * 1000),
                 # A battery is read on a live connection; before any link event that is "streaming".
                 link_state=self._link_state.get(device_id, "streaming"),
                 battery_pct=self._battery.get(device_id),
-            )
-        except SchemaError as exc:
-            log.warning("a device status was not queued for sync: %s", exc.problem.value)
+            ),
+        )
 
     def announce_devices(self, device_ids: Iterable[str]) -> None:
         """Home Assistant discovery for each wearable, if [sync] home_assistant (retained)."""

@@ -33,12 +33,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
-from vagus.sync.points import CHECKIN_MEASUREMENT, DEVICE_STATUS_MEASUREMENT, NUDGE_MEASUREMENT
+from vagus.sync.points import CHECKIN_MEASUREMENT, DEVICE_STATUS_MEASUREMENT, NIGHT_MEASUREMENT, NUDGE_MEASUREMENT
 from vagus.sync.schema import (
-    ACTIVITY_STATE_CODES,
     CHECKIN_ANSWER_CODES,
     LINK_STATE_CODES,
     NUDGE_CODES,
+    RECOVERY_CODES,
     STRESS_LEVEL_CODES,
 )
 
@@ -56,7 +56,6 @@ SCHEMA_VERSION: Final = 41  # what grafana-foundation-sdk 11.6 emits; Grafana mi
 DATASOURCE_TYPE: Final = "influxdb"
 INDICATORS: Final = "indicators"  # a summary's measurement is its record kind (Summary.kind)
 WINDOW: Final = "60"  # the window tag every panel reads: the 60-s windows stress and sleep use
-SLEEP_CODE: Final = ACTIVITY_STATE_CODES["sleep"]
 # Score bands (vagus.signal.stress.stress_level: rest ≤ 25 < low ≤ 50 < medium ≤ 75 < high). Grafana
 # colours a value by the highest step it reaches, so a score of exactly 25 shows in the low colour.
 LEVEL_COLOURS: Final = {"rest": "green", "low": "yellow", "medium": "orange", "high": "red"}
@@ -175,7 +174,6 @@ _LINK_COLOURS: Final = {
     "backoff": "orange",
     "stopped": "red",
 }
-_ACTIVITY_COLOURS: Final = {"rest": "green", "active": "orange", "sleep": "purple", "unknown": "gray"}
 
 
 def _today() -> list[Panel]:
@@ -308,31 +306,35 @@ def _today() -> list[Panel]:
 
 
 def _nights() -> list[Panel]:
-    asleep = f'"activity_state_code" = {SLEEP_CODE}'
-    ln_asleep = f'SELECT ln("rmssd_ms") AS "ln_rmssd" FROM "{INDICATORS}" WHERE {_where(asleep)}'
-    nightly = (
-        f'SELECT mean("ln_rmssd") AS "night" FROM ({ln_asleep}) WHERE $timeFilter GROUP BY time(1d, 12h) fill(none)'
-    )
+    # One point per night, at its onset, from the agent's own sleep detection (vagus.signal.sleep,
+    # the `night` topic): the dashboard shows what the agent found rather than guessing it again.
+    night = f'FROM "{NIGHT_MEASUREMENT}" WHERE $timeFilter'
+    nightly = f'SELECT "ln_rmssd" AS "night" {night}'
     return [
         Panel(
-            "Asleep",
-            "state-timeline",
+            "Sleep periods",
+            "table",
             (
                 Query(
                     "A",
-                    f'SELECT last("activity_state_code") AS "state" FROM "{INDICATORS}" WHERE {_where()} '
-                    "GROUP BY time($__interval) fill(null)",
+                    f'SELECT "asleep_min" AS "asleep (min)", "in_bed_min" AS "onset to wake (min)", '
+                    f'"lowest_hr_bpm" AS "lowest HR", "mean_hr_bpm" AS "mean HR", "rmssd_ms" AS "RMSSD (ms)", '
+                    f'"recovery_code" AS "recovery" {night}',
+                    result_format="table",
                 ),
             ),
             (0, 0, 24, 4),
-            "Sleep periods: the activity state of the 60-s windows (sleep, rest, active).",
+            "Each sleep period the agent found: its onset (time), minutes asleep and from onset to wake, the "
+            "sleeping heart rate, the nocturnal RMSSD, and how it compares with your nightly normal range.",
             {
-                "defaults": {
-                    "mappings": _code_mappings(ACTIVITY_STATE_CODES, _ACTIVITY_COLOURS),
-                    "color": {"mode": "fixed"},
-                }
+                "defaults": {"decimals": 0},
+                "overrides": [
+                    _override(
+                        "recovery", mappings=_code_mappings(RECOVERY_CODES, {"below": "orange", "normal": "green"})
+                    )
+                ],
             },
-            {"showValue": "never", "mergeValues": True, "rowHeight": 0.8},
+            {"showHeader": True, "sortBy": [{"displayName": "Time", "desc": True}]},
         ),
         Panel(
             "Heart rate through the night",
@@ -343,58 +345,36 @@ def _nights() -> list[Panel]:
                     f'SELECT mean("hr_bpm") AS "heart rate" FROM "{INDICATORS}" WHERE {_where()} '
                     "GROUP BY time($__interval) fill(null)",
                 ),
-                Query(
-                    "B",
-                    f'SELECT mean("hr_bpm") AS "asleep" FROM "{INDICATORS}" WHERE {_where(asleep)} '
-                    "GROUP BY time($__interval) fill(null)",
-                ),
             ),
             (0, 4, 16, 9),
-            "Heart rate over the night; the 'asleep' series only where the window was asleep.",
+            "Heart rate of the 60-s windows; the sleep periods are in the table above.",
             {"defaults": {"unit": "bpm", "custom": dict(_TIMESERIES_LINE)}},
             _LEGEND,
         ),
         Panel(
             "Sleeping heart rate",
             "stat",
-            (
-                Query(
-                    "A",
-                    f'SELECT min("hr") AS "sleeping HR" FROM (SELECT mean("hr_bpm") AS "hr" FROM "{INDICATORS}" '
-                    f"WHERE {_where(asleep)} GROUP BY time(5m)) WHERE $timeFilter",
-                ),
-            ),
+            (Query("A", f'SELECT last("lowest_hr_bpm") AS "sleeping HR" {night}'),),
             (16, 4, 4, 5),
-            "The lowest 5-minute mean heart rate while asleep.",
+            "The last night's lowest heart rate (the lowest 5-minute mean, docs/indicators.md).",
             {"defaults": {"unit": "bpm", "decimals": 0, "thresholds": _thresholds((("blue", None),))}},
             _STAT,
         ),
         Panel(
             "Time asleep",
             "stat",
-            (
-                Query(
-                    "A",
-                    f'SELECT count("state") AS "asleep" FROM (SELECT last("activity_state_code") AS "state" '
-                    f'FROM "{INDICATORS}" WHERE {_where(asleep)} GROUP BY time(1m)) WHERE $timeFilter',
-                ),
-            ),
+            (Query("A", f'SELECT last("asleep_min") AS "asleep" {night}'),),
             (20, 4, 4, 5),
-            "Minutes with a window labelled asleep.",
+            "The last night's minutes asleep.",
             {"defaults": {"unit": "m", "thresholds": _thresholds((("purple", None),))}},
             _STAT,
         ),
         Panel(
             "Nocturnal RMSSD",
             "stat",
-            (
-                Query(
-                    "A",
-                    f'SELECT exp(mean("ln_rmssd")) AS "nocturnal RMSSD" FROM ({ln_asleep}) WHERE $timeFilter',
-                ),
-            ),
+            (Query("A", f'SELECT last("rmssd_ms") AS "nocturnal RMSSD" {night}'),),
             (16, 9, 8, 4),
-            "exp of the mean ln RMSSD of the asleep windows (as vagus.signal.sleep computes it).",
+            "The last night's RMSSD while asleep (exp of the mean ln RMSSD, as vagus.signal.sleep computes it).",
             {"defaults": {"unit": "ms", "decimals": 0, "thresholds": _thresholds((("blue", None),))}},
             _STAT,
         ),
@@ -403,7 +383,7 @@ def _nights() -> list[Panel]:
             "timeseries",
             (Query("A", nightly),),
             (0, 13, 16, 8),
-            "Each night's mean ln RMSSD while asleep over the last 60 days (nights grouped noon to noon, UTC).",
+            "Each night's ln RMSSD while asleep over the last 60 days.",
             {"defaults": {"unit": "none", "decimals": 2, "custom": {**_TIMESERIES_LINE, "showPoints": "always"}}},
             _LEGEND,
             time_from="60d",

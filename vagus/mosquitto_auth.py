@@ -111,6 +111,7 @@ def render_acl(
         f"pattern write {p}/%u/summary",
         f"pattern write {p}/%u/nudge",
         f"pattern write {p}/%u/device",
+        f"pattern write {p}/%u/night",
         f"pattern write {p}/%u/status",
         f"pattern read {p}/%u/ack",
         f"pattern read {p}/%u/checkin",
@@ -123,6 +124,7 @@ def render_acl(
         f"topic read {p}/+/nudge",
         f"topic read {p}/+/checkin",
         f"topic read {p}/+/device",
+        f"topic read {p}/+/night",
         f"topic read {p}/+/status",
         f"topic read {p}/+/beats",
         f"topic readwrite {p}/+/ack",
@@ -136,6 +138,7 @@ def render_acl(
             f"topic read {p}/{person}/status",
             f"topic read {p}/{person}/summary",
             f"topic read {p}/{person}/device",
+            f"topic read {p}/{person}/night",
             f"topic read {discovery_prefix}/+/{person}/+/config",
         ]
     opted_in = [person for person in people if person in raw_beats_for]

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from vagus.clock import Clock
 from vagus.errors import PayloadError
 from vagus.signal import Beat, Indicators, WindowConfig
+from vagus.signal.sleep import NightSummary
 
 from .device_link import DeviceLink
 from .link_state import LinkEvent, LinkPolicy, LinkState
@@ -55,11 +56,12 @@ class Agent:
         on_link_event: Callable[[LinkEvent], None] | None = None,
         on_battery: Callable[[str, float, int], None] | None = None,
         on_nudge: Callable[[NudgeDecision], None] | None = None,
+        on_night: Callable[[NightSummary], None] | None = None,
     ) -> None:
         self.config = cfg = config or AgentConfig()
         self.store = store
         self.clock = clock
-        self.stress = StressStage(store) if cfg.stress else None
+        self.stress = StressStage(store, on_night=on_night) if cfg.stress else None
         rng = random.Random(cfg.seed)  # noqa: S311 — jitter or reproducible simulation, not a secret
         self.nudges: NudgeStage | None = None
         if cfg.nudges is not None:

@@ -32,12 +32,13 @@ import logging
 import math
 import time
 from collections import deque
+from collections.abc import Callable
 from datetime import datetime
 
 from vagus.errors import StoreError
 from vagus.signal import Indicators
 from vagus.signal.baseline import PersonalBaseline
-from vagus.signal.sleep import MinuteSample, detect_sleep, night_summary
+from vagus.signal.sleep import MinuteSample, NightSummary, detect_sleep, night_summary
 from vagus.signal.stress import StressParams, StressTracker
 
 from .profiles import is_hr_only
@@ -60,8 +61,16 @@ _ACTIVITY_OF_STATE = {"active": 1.0, "rest": 0.0, "sleep": 0.0}
 
 
 class StressStage:
-    def __init__(self, store: Store, *, params: StressParams | None = None) -> None:
+    def __init__(
+        self,
+        store: Store,
+        *,
+        params: StressParams | None = None,
+        on_night: Callable[[NightSummary], None] | None = None,
+    ) -> None:
+        """``on_night`` receives each night once it is stored (sync sends it to the dashboards)."""
         self._store = store
+        self._on_night = on_night
         self._params = params or StressParams()
         self._trackers: dict[str, StressTracker] = {}
         self._since_save = 0
@@ -141,6 +150,11 @@ class StressStage:
                 continue
             night = night_summary(minutes, period, reference, self.baseline.night_range())
             self._store.add_night(night)
+            if self._on_night is not None:
+                try:
+                    self._on_night(night)
+                except Exception:  # sending it is not worth the person's recording
+                    log.exception("handing on a night failed")
             morning = datetime.fromtimestamp(period.wake_utc_s).date().isoformat()
             for sample in minutes[period.first : period.stop]:
                 if sample.rmssd_ms:

@@ -35,7 +35,15 @@ import numpy as np
 
 from .baseline import NightRange, Reference
 
-__all__ = ["MinuteSample", "NightSummary", "SleepParams", "SleepPeriod", "detect_sleep", "night_summary"]
+__all__ = [
+    "MinuteSample",
+    "NightSummary",
+    "SleepParams",
+    "SleepPeriod",
+    "detect_sleep",
+    "night_summary",
+    "recovery_of",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,6 +133,22 @@ def detect_sleep(
     return periods
 
 
+def recovery_of(night_ln_rmssd: float | None, night_range: NightRange | None) -> tuple[str | None, float | None]:
+    """A night's ln RMSSD against the person's nightly normal range: ``("below" | "normal" | "above",
+    distance from the 60-day mean in SDs)``, or ``(None, None)`` while the range is unknown.
+
+    The range is ``NightRange.low``–``high``, the 60-day mean ± 0.75 SD (HRV4Training's normal range,
+    vagus.signal.baseline), so its width is 1.5 SD."""
+    if night_ln_rmssd is None or night_range is None or night_range.low is None or night_range.high is None:
+        return None, None
+    sd = (night_range.high - night_range.low) / 1.5
+    assert night_range.mean_60d is not None  # noqa: S101 — a type-narrowing invariant, not input validation
+    distance = (night_ln_rmssd - night_range.mean_60d) / sd if sd > 0 else 0.0
+    if night_ln_rmssd < night_range.low:
+        return "below", distance
+    return ("above" if night_ln_rmssd > night_range.high else "normal"), distance
+
+
 def night_summary(
     minutes: Sequence[MinuteSample],
     period: SleepPeriod,
@@ -144,17 +168,7 @@ def night_summary(
         lowest = float(five.min())
     ln_sleep = ln[asleep & ~np.isnan(ln)]
     night_ln = float(ln_sleep.mean()) if ln_sleep.size else None
-    recovery = recovery_sd = None
-    if (
-        night_ln is not None
-        and night_range is not None
-        and night_range.low is not None
-        and night_range.high is not None
-    ):
-        sd = (night_range.high - night_range.low) / 1.5
-        assert night_range.mean_60d is not None  # noqa: S101 — a type-narrowing invariant, not input validation
-        recovery_sd = (night_ln - night_range.mean_60d) / sd if sd > 0 else 0.0
-        recovery = "below" if night_ln < night_range.low else "above" if night_ln > night_range.high else "normal"
+    recovery, recovery_sd = recovery_of(night_ln, night_range)
     return NightSummary(
         onset_utc_s=period.onset_utc_s,
         wake_utc_s=period.wake_utc_s,

@@ -44,7 +44,7 @@ __all__ = ["Bridge", "BridgeCounters", "main"]
 
 log = logging.getLogger(__name__)
 
-_WRITTEN_KINDS = (Kind.SUMMARY, Kind.NUDGE, Kind.CHECKIN, Kind.STATUS, Kind.BEATS, Kind.DEVICE)
+_WRITTEN_KINDS = (Kind.SUMMARY, Kind.NUDGE, Kind.CHECKIN, Kind.STATUS, Kind.BEATS, Kind.DEVICE, Kind.NIGHT)
 _STATS_EVERY_S = 60.0
 
 

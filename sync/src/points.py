@@ -10,9 +10,11 @@ strings (InfluxDB would index nothing, VictoriaMetrics stores a string field as 
 from __future__ import annotations
 
 import functools
+import math
 import operator
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Final
+from typing import Any, Final
 
 from .schema import (
     BEAT_SOURCE_CODES,
@@ -21,11 +23,13 @@ from .schema import (
     INDICATOR_FIELDS,
     LINK_STATE_CODES,
     NUDGE_CODES,
+    RECOVERY_CODES,
     Ack,
     Beats,
     Checkin,
     DeviceStatus,
     Message,
+    Night,
     Nudge,
     Status,
     Summary,
@@ -35,6 +39,7 @@ __all__ = [
     "BEATS_MEASUREMENT",
     "CHECKIN_MEASUREMENT",
     "DEVICE_STATUS_MEASUREMENT",
+    "NIGHT_MEASUREMENT",
     "NUDGE_MEASUREMENT",
     "STATUS_MEASUREMENT",
     "Point",
@@ -48,6 +53,7 @@ CHECKIN_MEASUREMENT: Final = "checkin"
 STATUS_MEASUREMENT: Final = "agent_status"
 BEATS_MEASUREMENT: Final = "beats"
 DEVICE_STATUS_MEASUREMENT: Final = "device_status"
+NIGHT_MEASUREMENT: Final = "night"
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,37 +95,59 @@ def point_of(message: Message, *, received_utc_ms: int) -> Point | None:
     message is many points: ``points_of``."""
     if isinstance(message, Beats):
         raise TypeError("a Beats message is one point per beat: use points_of")
-    if isinstance(message, Summary):
-        return _summary(message)
-    if isinstance(message, Nudge):
-        fields: list[tuple[str, float | int]] = [("count", 1), ("nudge_code", NUDGE_CODES[message.nudge])]
-        # Numbers a dashboard annotation can show; the words (title, text, resources) stay out of the database.
-        for name in ("stress_score", "rate_brpm", "duration_s"):
-            value = getattr(message, name)
-            if value is not None:  # float: a JSON 6 and 6.5 must be one field type in InfluxDB
-                fields.append((name, float(value)))
-        return Point(NUDGE_MEASUREMENT, (("person", message.person),), tuple(fields), message.t_utc_ms)
-    if isinstance(message, Checkin):
-        fields = [("count", 1), ("answer_code", CHECKIN_ANSWER_CODES[message.answer])]
-        if message.self_stress_1to5 is not None:
-            fields.append(("self_stress_1to5", message.self_stress_1to5))
-        if message.snooze_minutes is not None:
-            fields.append(("snooze_minutes", float(message.snooze_minutes)))
-        tags = (("person", message.person), ("source", message.source))
-        return Point(CHECKIN_MEASUREMENT, tags, tuple(fields), message.t_utc_ms)
-    if isinstance(message, DeviceStatus):
-        fields = [("link_state_code", LINK_STATE_CODES[message.link_state])]
-        if message.battery_pct is not None:
-            fields.append(("battery_pct", message.battery_pct))
-        tags = (("person", message.person), ("device", message.device))
-        return Point(DEVICE_STATUS_MEASUREMENT, tags, tuple(fields), message.t_utc_ms)
     if isinstance(message, Status):
         t_utc_ms = message.t_utc_ms if message.t_utc_ms is not None else received_utc_ms
         online = (("online", int(message.state == "online")),)
         return Point(STATUS_MEASUREMENT, (("person", message.person),), online, t_utc_ms)
     if isinstance(message, Ack):
         return None
-    raise TypeError(f"not a vagus message: {type(message).__name__}")
+    build = _BUILDERS.get(type(message))
+    if build is None:
+        raise TypeError(f"not a vagus message: {type(message).__name__}")
+    return build(message)
+
+
+def _numbers(message: object, names: tuple[str, ...]) -> list[tuple[str, float | int]]:
+    # float: a JSON 6 and 6.5 must be one field type in InfluxDB
+    return [(name, float(value)) for name in names if (value := getattr(message, name)) is not None]
+
+
+def _nudge(message: Nudge) -> Point:
+    # Numbers a dashboard annotation can show; the words (title, text, resources) stay out of the database.
+    fields = [("count", 1), ("nudge_code", NUDGE_CODES[message.nudge])]
+    fields += _numbers(message, ("stress_score", "rate_brpm", "duration_s"))
+    return Point(NUDGE_MEASUREMENT, (("person", message.person),), tuple(fields), message.t_utc_ms)
+
+
+def _checkin(message: Checkin) -> Point:
+    fields: list[tuple[str, float | int]] = [("count", 1), ("answer_code", CHECKIN_ANSWER_CODES[message.answer])]
+    if message.self_stress_1to5 is not None:
+        fields.append(("self_stress_1to5", message.self_stress_1to5))
+    fields += _numbers(message, ("snooze_minutes",))
+    tags = (("person", message.person), ("source", message.source))
+    return Point(CHECKIN_MEASUREMENT, tags, tuple(fields), message.t_utc_ms)
+
+
+def _device_status(message: DeviceStatus) -> Point:
+    fields = [("link_state_code", LINK_STATE_CODES[message.link_state])]
+    if message.battery_pct is not None:
+        fields.append(("battery_pct", message.battery_pct))
+    tags = (("person", message.person), ("device", message.device))
+    return Point(DEVICE_STATUS_MEASUREMENT, tags, tuple(fields), message.t_utc_ms)
+
+
+def _night(message: Night) -> Point:
+    # At the onset, so a re-sent night overwrites itself; the wake is a field (minutes from onset).
+    fields: list[tuple[str, float | int]] = [
+        ("asleep_min", message.asleep_min),
+        ("in_bed_min", round((message.wake_utc_ms - message.onset_utc_ms) / 60_000.0, 1)),
+    ]
+    fields += _numbers(message, ("lowest_hr_bpm", "mean_hr_bpm", "rmssd_ms", "recovery_sd"))
+    if message.rmssd_ms is not None:  # dashboards average ln RMSSD over nights (vagus.signal.baseline)
+        fields.append(("ln_rmssd", math.log(message.rmssd_ms)))
+    if message.recovery is not None:
+        fields.append(("recovery_code", RECOVERY_CODES[message.recovery]))
+    return Point(NIGHT_MEASUREMENT, (("person", message.person),), tuple(fields), message.onset_utc_ms)
 
 
 _SUMMARY_NUMBERS: Final = ("quality", "window_s", "n_beats", *INDICATOR_FIELDS)
@@ -178,3 +206,12 @@ def _escape_measurement(text: str) -> str:
 @functools.lru_cache(maxsize=4096)
 def _escape_key(text: str) -> str:
     return _escape_measurement(text).replace("=", "\\=")
+
+
+_BUILDERS: Final[dict[type, Callable[[Any], Point]]] = {
+    Summary: _summary,
+    Nudge: _nudge,
+    Checkin: _checkin,
+    DeviceStatus: _device_status,
+    Night: _night,
+}

@@ -24,7 +24,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import Final, Literal, Protocol
 
 import msgspec
 
@@ -38,6 +38,7 @@ from .schema import (
     Checkin,
     DeviceStatus,
     LinkStateWord,
+    Night,
     Nudge,
     NudgeKind,
     Resource,
@@ -70,6 +71,27 @@ class BreathingLike(Protocol):
     def exhale_s(self) -> float: ...
     @property
     def duration_s(self) -> float: ...
+
+
+class NightLike(Protocol):
+    """What ``submit_night`` reads from the edge's night summary (``vagus.signal.sleep.NightSummary``)."""
+
+    @property
+    def onset_utc_s(self) -> float: ...
+    @property
+    def wake_utc_s(self) -> float: ...
+    @property
+    def asleep_min(self) -> int: ...
+    @property
+    def lowest_hr_bpm(self) -> float | None: ...
+    @property
+    def mean_hr_bpm(self) -> float | None: ...
+    @property
+    def rmssd_ms(self) -> float | None: ...
+    @property
+    def recovery(self) -> str | None: ...
+    @property
+    def recovery_sd(self) -> float | None: ...
 
 
 class NudgeDecisionLike(Protocol):
@@ -154,6 +176,9 @@ class _Announce:
 
 _Event = _Connected | _Refused | _Announce | Ack | Checkin
 _MAX_TRACKED_MIDS = 10_000
+# The outbox assigns a record's stream and seqs when it stores it; a message is built before that with
+# these, to fail early (in the caller) if it does not fit the schema.
+_PLACEHOLDER: Final = {"stream": "0" * 16, "seq": 1, "settled_below": 1}
 _URGENT: tuple[str, ...] = (Kind.NUDGE.value,)  # sent ahead of everything else (pump)
 _URGENT_LIMIT = 50
 
@@ -263,10 +288,8 @@ class Publisher:
         ``SchemaError`` if the nudge does not fit the schema."""
         try:
             message = Nudge(
+                **_PLACEHOLDER,
                 person=self._person,
-                stream="0" * 16,  # placeholders: the outbox assigns them below; built here to fail early
-                seq=1,
-                settled_below=1,
                 t_utc_ms=t_utc_ms,
                 nudge_id=nudge_id,
                 nudge=nudge,
@@ -281,16 +304,7 @@ class Publisher:
             )
         except ValueError as exc:  # __post_init__: timing incomplete or longer than a breath, non-finite
             raise SchemaError(Problem.INVALID, f"nudge: {exc}") from exc
-        encode(message)  # validate now, where a mistake is made, not in the sending thread
-
-        def build(ticket: Ticket) -> bytes:
-            return encode(
-                msgspec.structs.replace(
-                    message, stream=ticket.stream, seq=ticket.seq, settled_below=ticket.settled_below
-                )
-            )
-
-        return self._append(Kind.NUDGE, build)
+        return self._submit(Kind.NUDGE, message)
 
     def submit_nudge_decision(
         self, decision: NudgeDecisionLike, *, title: str | None = None, resources: Sequence[Resource] = ()
@@ -320,10 +334,8 @@ class Publisher:
         for sending. ``device`` is the pseudonymous id, never a BLE address."""
         try:
             message = DeviceStatus(
+                **_PLACEHOLDER,
                 person=self._person,
-                stream="0" * 16,
-                seq=1,
-                settled_below=1,
                 device=device,
                 t_utc_ms=t_utc_ms,
                 battery_pct=battery_pct,
@@ -331,7 +343,30 @@ class Publisher:
             )
         except ValueError as exc:
             raise SchemaError(Problem.INVALID, f"device: {exc}") from exc
-        encode(message)
+        return self._submit(Kind.DEVICE, message)
+
+    def submit_night(self, night: NightLike) -> Ticket:
+        """Store a sleep period the agent found (``vagus.signal.sleep.NightSummary``) for sending.
+        Raises ``SchemaError`` if it does not fit the schema."""
+        try:
+            message = Night(
+                **_PLACEHOLDER,
+                person=self._person,
+                onset_utc_ms=round(night.onset_utc_s * 1000),
+                wake_utc_ms=round(night.wake_utc_s * 1000),
+                asleep_min=night.asleep_min,
+                lowest_hr_bpm=night.lowest_hr_bpm,
+                mean_hr_bpm=night.mean_hr_bpm,
+                rmssd_ms=night.rmssd_ms,
+                recovery=night.recovery,  # type: ignore[arg-type]  # validated by the schema
+                recovery_sd=night.recovery_sd,
+            )
+        except ValueError as exc:
+            raise SchemaError(Problem.INVALID, f"night: {exc}") from exc
+        return self._submit(Kind.NIGHT, message)
+
+    def _submit(self, kind: Kind, message: Nudge | DeviceStatus | Night) -> Ticket:
+        encode(message)  # validate now, where a mistake is made, not in the sending thread
 
         def build(ticket: Ticket) -> bytes:
             return encode(
@@ -340,7 +375,7 @@ class Publisher:
                 )
             )
 
-        return self._append(Kind.DEVICE, build)
+        return self._append(kind, build)
 
     def submit_beats(self) -> int:
         """Take the beats stored since the last call into the outbox (opt-in: ``settings.raw_beats``);

@@ -41,6 +41,7 @@ __all__ = [
     "MAX_RESOURCES",
     "MESSAGE_TYPES",
     "NUDGE_CODES",
+    "RECOVERY_CODES",
     "SCHEMA_VERSION",
     "SEQUENCED_TYPES",
     "STRESS_LEVEL_CODES",
@@ -50,6 +51,7 @@ __all__ = [
     "CheckinAnswer",
     "DeviceStatus",
     "Message",
+    "Night",
     "Nudge",
     "Resource",
     "Status",
@@ -104,6 +106,9 @@ CHECKIN_SOURCES: Final = ("companion", "home_assistant", "agent", "cli")
 # A device link's state: the words of vagus.edge.link_state.LinkState (a test holds them equal).
 LinkStateWord: TypeAlias = Literal["scanning", "connecting", "streaming", "backoff", "stopped"]
 LINK_STATE_CODES: Final[dict[str, int]] = {"scanning": 1, "connecting": 2, "streaming": 3, "backoff": 4, "stopped": 5}
+# A night's nocturnal ln RMSSD against the person's nightly normal range (vagus.signal.sleep).
+Recovery: TypeAlias = Literal["below", "normal", "above"]
+RECOVERY_CODES: Final[dict[str, int]] = {"below": 1, "normal": 2, "above": 3}
 
 # The numeric indicator values a summary carries, as named in the signal core's Indicators record.
 INDICATOR_FIELDS: Final = (
@@ -355,6 +360,31 @@ class DeviceStatus(_Sequenced, frozen=True, kw_only=True):
     link_state: LinkStateWord
 
 
+class Night(_Sequenced, frozen=True, kw_only=True):
+    """One sleep period the agent found (``vagus.signal.sleep.NightSummary``), sent once it has ended:
+    onset and wake, minutes asleep, the lowest and mean sleeping heart rate, the nocturnal RMSSD and
+    how it compares with the person's nightly normal range (``recovery``, ``recovery_sd`` in SDs;
+    null while the range is still being learned). Per person, not per wearable: sleep is found on the
+    minutes of all of them."""
+
+    onset_utc_ms: EpochMs
+    wake_utc_ms: EpochMs
+    asleep_min: Annotated[int, msgspec.Meta(ge=0, le=2 * 1440)]
+    lowest_hr_bpm: Annotated[float, msgspec.Meta(gt=0, le=300)] | None = None
+    mean_hr_bpm: Annotated[float, msgspec.Meta(gt=0, le=300)] | None = None
+    rmssd_ms: Annotated[float, msgspec.Meta(gt=0, le=2000)] | None = None
+    recovery: Recovery | None = None
+    recovery_sd: float | None = None
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.wake_utc_ms <= self.onset_utc_ms:
+            raise ValueError("`wake_utc_ms` must come after `onset_utc_ms`")
+        if self.asleep_min * 60_000 > self.wake_utc_ms - self.onset_utc_ms:
+            raise ValueError("`asleep_min` cannot exceed the time from onset to wake")
+        _check_finite(self)
+
+
 class Status(_Base, frozen=True, kw_only=True):
     """Whether a person's agent is connected. The last will has no time: the broker sends it later."""
 
@@ -372,15 +402,16 @@ class Ack(_Base, frozen=True, kw_only=True):
     upto_seq: Annotated[int, msgspec.Meta(ge=0, le=2**53)]
 
 
-Message: TypeAlias = Summary | Nudge | Beats | Checkin | DeviceStatus | Status | Ack
+Message: TypeAlias = Summary | Nudge | Beats | Checkin | DeviceStatus | Night | Status | Ack
 # Messages from an agent's outbox: the bridge counts their seqs into its acks.
-SEQUENCED_TYPES: Final = (Summary, Nudge, Beats, DeviceStatus)
+SEQUENCED_TYPES: Final = (Summary, Nudge, Beats, DeviceStatus, Night)
 MESSAGE_TYPES: Final[dict[Kind, type[Message]]] = {
     Kind.SUMMARY: Summary,
     Kind.BEATS: Beats,
     Kind.NUDGE: Nudge,
     Kind.CHECKIN: Checkin,
     Kind.DEVICE: DeviceStatus,
+    Kind.NIGHT: Night,
     Kind.STATUS: Status,
     Kind.ACK: Ack,
 }

@@ -43,6 +43,7 @@ class Kind(StrEnum):
     ACK = "ack"  # the bridge's write confirmation (highest contiguous seq written)
     BEATS = "beats"  # raw beats of one device, only if the person opted in ([sync] raw_beats)
     DEVICE = "device"  # a wearable's link state and battery (dashboards, Home Assistant)
+    NIGHT = "night"  # one sleep period the agent found, summarised (the Nights dashboard)
 
 
 QOS: Final[dict[Kind, int]] = {kind: 1 for kind in Kind}
@@ -56,6 +57,7 @@ RETAIN: Final[dict[Kind, bool]] = {
     Kind.ACK: True,
     Kind.BEATS: False,
     Kind.DEVICE: False,  # a stale state would mislead: the agent's retained status says whether it is up
+    Kind.NIGHT: False,
 }
 
 
