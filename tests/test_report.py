@@ -485,3 +485,30 @@ if __name__ == "__main__":
         _add_markers(tmp / "vagus.db", t0)
         data = screenshot(tmp / "vagus.db", _day_of(t0 + 12 * 3600.0), target, tmp, height=1800)
     print(f"{target}: {len(data) // 1024} KB")
+
+
+def test_the_day_the_safety_rule_fired_shows_the_support_contacts(simulated, tmp_path):
+    from vagus.edge import Store
+    from vagus.edge.checkins import record_checkin
+    from vagus.edge.safety import Resource, SafetySettings, check_safety
+
+    path, t0, _, _ = simulated
+    copy = tmp_path / "support.db"
+    src, dst = sqlite3.connect(path), sqlite3.connect(copy)
+    src.backup(dst)
+    src.close()
+    dst.close()
+    day = _day_of(t0 + 12 * 3600.0)
+    noon = datetime(day.year, day.month, day.day, 12, tzinfo=UTC).timestamp() - OFFSET_MIN * 60
+    contacts = [Resource(name="Ana <sister>", phone="+44 20 7946 0000")]
+    with Store(copy) as store:
+        record_checkin(store, "need_help", noon, source="cli")
+        assert check_safety(store, noon, SafetySettings(resources=contacts)) is not None  # the rule fired
+    support = [(r.name, r.how()) for r in contacts]
+    page = build_report(copy, day=day, utc_offset_min=OFFSET_MIN, support=support)
+    assert 'id="support"' in page and "Ana &lt;sister&gt;" in page and "+44 20 7946 0000" in page
+    hint = build_report(copy, day=day, utc_offset_min=OFFSET_MIN, support=[])
+    assert 'id="support"' in hint and "[[safety.resources]]" in hint
+    assert 'id="support"' not in build_report(copy, day=day, utc_offset_min=OFFSET_MIN)  # the rule is off
+    other = day.replace(day=day.day - 1) if day.day > 1 else day.replace(day=day.day + 1)
+    assert 'id="support"' not in build_report(copy, day=other, utc_offset_min=OFFSET_MIN, support=support)

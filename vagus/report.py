@@ -647,8 +647,13 @@ def build_report(
     night: bool = False,
     utc_offset_min: int = 0,
     device_id: str | None = None,
+    support: Sequence[tuple[str, str]] | None = None,
 ) -> str:
     """The HTML report of a local ``day`` (or, with ``night``, of the night that starts that evening).
+
+    ``support``: the person's support contacts as (name, how to reach them), from ``[safety]``; on a
+    day the safety rule fired (docs/safety.md) the report shows them again, or how to add some if
+    there are none. ``None``: the rule is off, and the report says nothing about it.
 
     ``day`` None: the newest day (or night) in the store; ``StoreError`` if it has none, or if there
     is no store. ``utc_offset_min``: local time minus UTC, minutes (ValueError outside ±14 h).
@@ -676,6 +681,7 @@ def build_report(
         nudges = _events(db, tables, "nudge_events", ("kind", "sent", "text", "stress_score"), span)
         checkins = _events(db, tables, "checkins", ("source", "answer", "self_stress_1to5"), span)
         battery = _battery(db, tables, span, device)
+        shown = _events(db, tables, "safety_shown", ("reason",), span) if support is not None else []
     finally:
         db.close()
     sections = (
@@ -683,6 +689,8 @@ def build_report(
         if minutes
         else ['<section id="summary"><h2>Summary</h2><p class="empty">No readings for this day.</p></section>']
     )
+    if shown and support is not None:
+        sections.insert(0, _support_section(support))
     last = [n for n in nights if span[0] <= n.wake_utc_s < span[1]]
     if last:
         blocks = "".join(_night_block(n, off) for n in last)
@@ -695,6 +703,25 @@ def build_report(
         meta,
         sections,
         _footer(path, off),
+    )
+
+
+def _support_section(support: Sequence[tuple[str, str]]) -> str:
+    # The words of vagus.edge.safety's message, which the person saw that day (the report does not
+    # import the edge: it reads the store).
+    if support:
+        items = "".join(f"<li><strong>{_e(name)}</strong>: {_e(how)}</li>" for name, how in support)
+        contacts = f"<ul>{items}</ul>"
+    else:
+        contacts = (
+            '<p class="empty">No support contacts are set up yet: add [[safety.resources]] to your vagus config '
+            "(docs/safety.md).</p>"
+        )
+    return (
+        '<section id="support"><h2>Support, if you want it</h2>'
+        "<p>On this day your own check-ins said things were hard. Talking it over with someone you trust, or a "
+        "support service, can help.</p>"
+        f"{contacts}<p>If you might be in danger, call your local emergency number now.</p></section>"
     )
 
 

@@ -15,6 +15,7 @@ import argparse
 import importlib
 import importlib.util
 import sys
+from collections.abc import Sequence
 from datetime import date, datetime
 from pathlib import Path
 from typing import TextIO
@@ -99,6 +100,7 @@ def run_report(
     out_path: Path | None = None,
     utc_offset_min: int | None = None,
     device_id: str | None = None,
+    support: Sequence[tuple[str, str]] | None = None,
     out: TextIO = sys.stdout,
 ) -> int:
     """Write the report; say where on stderr (the HTML itself goes to ``out`` when ``out_path`` is '-')."""
@@ -115,7 +117,9 @@ def run_report(
             raise StoreError(f"the local store {store_path} holds no {what} yet; run the agent first (`vagus run`)")
     offset = local_utc_offset_min(day) if utc_offset_min is None else utc_offset_min
     try:
-        page = build_report(store_path, day=day, night=night, utc_offset_min=offset, device_id=device_id)
+        page = build_report(
+            store_path, day=day, night=night, utc_offset_min=offset, device_id=device_id, support=support
+        )
     except ValueError as exc:
         raise ConfigError(str(exc)) from exc
     if out_path is not None and str(out_path) == "-":
@@ -133,7 +137,10 @@ def run_report(
 def _cmd_report(args: argparse.Namespace) -> int:
     from vagus.config import load_config
 
-    store_path = Path(load_config(args.config).store.path)
+    config = load_config(args.config)
+    store_path = Path(config.store.path)
+    safety = config.safety
+    support = [(r.name, r.how()) for r in safety.resources] if safety.enabled else None
     if args.nudges:
         return _nudge_report(store_path, args.days, sys.stdout)
     return run_report(
@@ -143,6 +150,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
         out_path=args.out,
         utc_offset_min=args.utc_offset,
         device_id=args.device,
+        support=support,
     )
 
 
