@@ -37,10 +37,17 @@ def acc_stream(profile: str, seconds: int = 600, seed: int = 3):
         .responses[0]
         .payload
     ).settings
-    settings = {k: (min(v) if k == pmd.SettingType.SAMPLE_RATE else max(v),) for k, v in offer.items()}
+    # FACTOR is what the device reports, not a choice (the Polar SDK never requests it).
+    factor = float(offer.get(pmd.SettingType.FACTOR, (1.0,))[0])
+    settings = {
+        k: (min(v) if k == pmd.SettingType.SAMPLE_RATE else max(v),)
+        for k, v in offer.items()
+        if k != pmd.SettingType.FACTOR
+    }
     changes = fw.write(pmd.PMD_CONTROL_POINT_UUID, pmd.encode_start_request(pmd.MeasurementType.ACC, settings), 0)
     decoder = pmd.PmdDataDecoder()
-    decoder.configure(pmd.MeasurementType.ACC, sample_rate_hz=float(settings[pmd.SettingType.SAMPLE_RATE][0]))
+    rate = float(settings[pmd.SettingType.SAMPLE_RATE][0])
+    decoder.configure(pmd.MeasurementType.ACC, sample_rate_hz=rate, factor=factor)
     ts, xyz = [], []
     for note in next(iter(changes.started.values())):
         if note.t_s > seconds:
@@ -77,6 +84,8 @@ def test_exercise_minutes_are_active_and_rest_minutes_are_not(profile):
         state = tracker.state(start, start + 60)
         assert state == ("active" if truth_moving else "rest"), (minute, tracker.activity_mg(start, start + 60))
     assert tracker.activity_mg(T0 + 120, T0 + 180) < 10.0  # calibrated against gravity: the still floor is low
+    # In mG as the SDK scales them (AccData.kt): a sensor at rest reads 1 g.
+    assert tracker.gravity == pytest.approx(1000.0, rel=0.03)
 
 
 def test_the_measure_does_not_depend_on_the_sensor_scale():

@@ -32,6 +32,7 @@ __all__ = ["H10Firmware", "VerityFirmware"]
 _MTU_PAYLOAD = 232 - 3
 _ECG_SAMPLES_PER_FRAME = (_MTU_PAYLOAD - 10) // 3
 _ACC_SAMPLES_PER_FRAME = (_MTU_PAYLOAD - 10) // 6
+VERITY_ACC_FACTOR = 1 / 4096  # exact in float32
 _CHUNK_S = 60.0  # waveforms are generated a minute at a time, then cut into frames
 _PPI_PERIOD_S = 1.0
 
@@ -42,9 +43,11 @@ S = pmd.SettingType
 class _Offer:
     """The settings a device offers for one measurement (its GET_MEASUREMENT_SETTINGS answer)."""
 
-    settings: Mapping[pmd.SettingType, tuple[int, ...]]
+    settings: Mapping[pmd.SettingType, tuple[int | float, ...]]
 
-    def choose(self, requested: Mapping[pmd.SettingType, tuple[int | float, ...]]) -> dict[pmd.SettingType, int]:
+    def choose(
+        self, requested: Mapping[pmd.SettingType, tuple[int | float, ...]]
+    ) -> dict[pmd.SettingType, int | float]:
         """The settings to run with; raises PmdRequestError with the SDK's status for a bad value."""
         errors = {
             S.SAMPLE_RATE: pmd.ControlPointStatus.INVALID_SAMPLE_RATE,
@@ -54,6 +57,8 @@ class _Offer:
         }
         chosen = {k: v[0] for k, v in self.settings.items()}
         for key, values in requested.items():
+            if key is S.FACTOR:
+                continue  # the device reports its scale; a host that echoes it back changes nothing
             if key not in self.settings:
                 raise pmd.PmdRequestError(
                     f"setting {key.name} is not offered", pmd.ControlPointStatus.INVALID_PARAMETER
@@ -168,14 +173,17 @@ class _PmdFirmware(HrsFirmware):
         sec = np.clip((first_t + np.arange(n) / fs_hz).astype(np.int64), 0, s.duration_s - 1)
         return s.sensed.contact[sec]
 
-    def _acc_stream(self, t_s: float, fs_hz: float, *, compressed: bool) -> Iterator[Notification]:
+    def _acc_stream(self, t_s: float, fs_hz: float, *, compressed: bool, factor: float = 1.0) -> Iterator[Notification]:
+        """ACC frames: int16 mG, or (``compressed``) raw sensor units that the host scales by
+        ``factor`` (the stream's FACTOR setting): mG = raw · factor · 1000 (AccData.kt)."""
         s = self.signals
 
         def render(first_t: float, n: int) -> np.ndarray:
             lo = max(0, math.floor(first_t))
             act = s.activity[lo : lo + math.ceil(n / fs_hz) + 2]
             act = np.pad(act, (0, max(0, math.ceil(n / fs_hz) + 2 - act.size)))
-            return acceleration_mg(act, first_t, n, fs_hz, seed=s.seed)
+            mg = acceleration_mg(act, first_t, n, fs_hz, seed=s.seed)
+            return np.rint(mg / (factor * 1000.0)).astype(np.int64) if compressed else mg
 
         if compressed:
             return self._frames(t_s, fs_hz, _ACC_SAMPLES_PER_FRAME * 2, render, pmd.encode_acc_delta_frame)
@@ -222,7 +230,10 @@ class VerityFirmware(_PmdFirmware):
 
     offers: ClassVar[Mapping[pmd.MeasurementType, _Offer]] = {
         pmd.MeasurementType.PPI: _Offer({}),
-        pmd.MeasurementType.ACC: _Offer({S.SAMPLE_RATE: (52,), S.RESOLUTION: (16,), S.RANGE: (8,), S.CHANNELS: (3,)}),
+        # FACTOR: g per raw unit, as the device reports it (±8 g over 16 bits: 1/4096 g).
+        pmd.MeasurementType.ACC: _Offer(
+            {S.SAMPLE_RATE: (52,), S.RESOLUTION: (16,), S.RANGE: (8,), S.CHANNELS: (3,), S.FACTOR: (VERITY_ACC_FACTOR,)}
+        ),
     }  # PolarVeritySense.md via ble.md §2
 
     def __init__(self, signals: WearerSignals, *, clock_drift_ppm: float = 0.0, phase_s: float = 0.0) -> None:
@@ -241,7 +252,8 @@ class VerityFirmware(_PmdFirmware):
         self, mtype: pmd.MeasurementType, settings: Mapping[pmd.SettingType, int], t_s: float
     ) -> Iterator[Notification]:
         if mtype == pmd.MeasurementType.ACC:
-            return self._acc_stream(t_s, float(settings[S.SAMPLE_RATE]), compressed=True)
+            fs = float(settings[S.SAMPLE_RATE])
+            return self._acc_stream(t_s, fs, compressed=True, factor=float(settings[S.FACTOR]))
         return self._ppi(t_s)
 
     def _ppi(self, from_s: float) -> Iterator[Notification]:
