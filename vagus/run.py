@@ -288,9 +288,9 @@ async def _run_on(
             channel.on_checkin(message)
 
     with AgentSync(config, store, on_checkin=on_checkin) as sync:
-        channel = PersonChannel(
-            store, sync, config.safety, out=None if options.quiet else out, desktop=config.nudges.desktop
-        )
+        # Simulated and replayed wearables are not the person's body: their nudges stay in the terminal.
+        desktop = config.nudges.desktop and options.ble
+        channel = PersonChannel(store, sync, config.safety, out=None if options.quiet else out, desktop=desktop)
         report = _Report(store, view, sync, quiet=options.quiet, alive=Heartbeat(options.health_file).beat)
         agent = Agent(
             transports=transports,
