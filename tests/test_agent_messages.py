@@ -66,3 +66,21 @@ def test_a_snooze_from_home_assistant_pauses_nudges_at_once(tmp_path):
         assert abs(stage.policy.snoozed_until_utc_s - (now + 45 * 60)) < 0.01
         assert [c.checkin_id for c in checkins(store)] == ["ha-9"]
     assert "check-in from home assistant: snooze" in out.getvalue()
+
+
+def test_the_weekly_summary_goes_to_the_terminal_and_to_sync(tmp_path):
+    from vagus.edge.weekly import WeekSummary
+
+    queued = []
+
+    class Sync:
+        def submit_weekly(self, summary: WeekSummary) -> None:
+            queued.append(summary)
+
+    summary = WeekSummary(0.0, 7 * 86_400.0, 600, 95, "Tuesday", 6, 425.0, 3)
+    out = io.StringIO()
+    with Store(tmp_path / "s.db") as store:
+        channel = PersonChannel(store, Sync(), SafetySettings(), out=out, desktop=False)  # type: ignore[arg-type]
+        channel.on_weekly(summary)
+    assert queued == [summary]
+    assert "  Your week: 1 h 35 min of medium or high stress (most on Tuesday)" in out.getvalue()

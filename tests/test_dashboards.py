@@ -155,7 +155,8 @@ def _events(t0_ms: int, seq0: int) -> list[Nudge | Checkin | DeviceStatus]:
     hour = 3_600_000
     seq = iter(range(seq0, seq0 + 1000))
     messages: list[Nudge | Checkin | DeviceStatus] = []
-    for i, (h, kind) in enumerate(((12.6, "slow_breathing"), (12.75, "check_in"), (12.9, "support"))):
+    kinds = ((12.6, "slow_breathing"), (12.75, "check_in"), (12.9, "support"), (13.5, "weekly_summary"))
+    for i, (h, kind) in enumerate(kinds):
         breathing = {"rate_brpm": 6.0, "inhale_s": 4.0, "exhale_s": 6.0, "duration_s": 120.0}
         messages.append(
             Nudge(
@@ -167,7 +168,7 @@ def _events(t0_ms: int, seq0: int) -> list[Nudge | Checkin | DeviceStatus]:
                 nudge_id=f"n{i}",
                 nudge=kind,
                 text="Want a 2-minute breathing break?",
-                stress_score=70.0,
+                stress_score=None if kind == "weekly_summary" else 70.0,  # a week has no moment's score
                 **(breathing if kind == "slow_breathing" else {}),
             )
         )

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from vagus.edge.nudge_policy import NudgeDecision
     from vagus.edge.nudge_stage import NudgeStage
     from vagus.edge.safety import SafetyMessage, SafetySettings
+    from vagus.edge.weekly import WeekSummary
     from vagus.sync.schema import Checkin
 
 __all__ = ["PersonChannel", "desktop_notification"]
@@ -96,6 +97,13 @@ class PersonChannel:
         if self._desktop:
             desktop_notification("vagus", decision.text)
         self._sync.submit_nudge(decision)
+
+    def on_weekly(self, summary: WeekSummary) -> None:
+        """The week's summary (the "weekly_summary" mode): terminal, desktop, MQTT."""
+        self._say(f"{_clock(summary.end_utc_s)}  {summary.text}")
+        if self._desktop:
+            desktop_notification("vagus — your week", summary.text)
+        self._sync.submit_weekly(summary)
 
     def on_checkin(self, message: Checkin) -> None:
         """A check-in from a companion over MQTT (already validated, on the event loop)."""

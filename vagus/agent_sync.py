@@ -33,6 +33,7 @@ from vagus.sync import SchemaError, pseudonymous_device_id
 if TYPE_CHECKING:
     from vagus.edge.nudge_policy import NudgeDecision
     from vagus.edge.safety import SafetyMessage
+    from vagus.edge.weekly import WeekSummary
     from vagus.signal.sleep import NightSummary
     from vagus.sync.schema import Checkin
 
@@ -124,6 +125,18 @@ class AgentSync:
 
     def submit_night(self, night: NightSummary) -> None:
         self._queue("a night", lambda p: p.submit_night(night))
+
+    def submit_weekly(self, summary: WeekSummary) -> None:
+        """The week's summary, as a ``weekly_summary`` nudge (docs/nudges.md, "Mode")."""
+        self._queue(
+            "the weekly summary",
+            lambda p: p.submit_nudge(
+                nudge_id=f"w-{secrets.token_hex(8)}",
+                nudge="weekly_summary",
+                text=summary.text,
+                t_utc_ms=round(summary.end_utc_s * 1000),
+            ),
+        )
 
     def submit_support(self, message: SafetyMessage, t_utc_s: float) -> None:
         """The safety rule's message, as a ``support`` nudge (docs/safety.md)."""

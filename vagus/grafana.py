@@ -516,10 +516,18 @@ def _annotations(datasource: Mapping[str, str]) -> list[dict[str, Any]]:
         "type": "dashboard",
     }
     out = [builtin]
-    nudge_colours = {"slow_breathing": "blue", "check_in": "purple", "support": "red"}
+    nudge_colours = {"slow_breathing": "blue", "check_in": "purple", "support": "red", "weekly_summary": "green"}
     answer_colours = {"stressed": "orange", "not_stressed": "green", "need_help": "red", "snooze": "gray"}
+    # A weekly summary is about no moment's score: its marker shows the count, which every nudge has.
     kinds = [
-        (f"Nudge: {w.replace('_', ' ')}", NUDGE_MEASUREMENT, "nudge_code", c, nudge_colours[w], "stress_score")
+        (
+            f"Nudge: {w.replace('_', ' ')}",
+            NUDGE_MEASUREMENT,
+            "nudge_code",
+            c,
+            nudge_colours[w],
+            "count" if w == "weekly_summary" else "stress_score",
+        )
         for w, c in NUDGE_CODES.items()
     ] + [
         (f"Check-in: {w.replace('_', ' ')}", CHECKIN_MEASUREMENT, "answer_code", c, answer_colours[w], "answer_code")

@@ -313,6 +313,7 @@ async def _run_on(
             ),
             on_indicators=report.on_indicators,
             on_nudge=channel.on_nudge,
+            on_weekly=channel.on_weekly,
             on_night=sync.submit_night,
             on_link_event=report.on_link_event,
             on_battery=report.on_battery,

@@ -25,6 +25,7 @@ from .nudge_stage import NudgeStage
 from .store import Store
 from .stress_stage import StressStage
 from .transport import Transport
+from .weekly import WeekSummary
 
 __all__ = ["Agent", "AgentConfig"]
 
@@ -57,6 +58,7 @@ class Agent:
         on_battery: Callable[[str, float, int], None] | None = None,
         on_nudge: Callable[[NudgeDecision], None] | None = None,
         on_night: Callable[[NightSummary], None] | None = None,
+        on_weekly: Callable[[WeekSummary], None] | None = None,
     ) -> None:
         self.config = cfg = config or AgentConfig()
         self.store = store
@@ -69,7 +71,7 @@ class Agent:
                 log.warning("nudges need the stress score: with stress off no nudge will be sent")
             # Its own stream, so adding a device does not change which moments are held back.
             nudge_rng = random.Random(None if cfg.seed is None else cfg.seed + 1)  # noqa: S311 — not a secret
-            self.nudges = NudgeStage(store, cfg.nudges, on_nudge=on_nudge, rng=nudge_rng)
+            self.nudges = NudgeStage(store, cfg.nudges, on_nudge=on_nudge, on_weekly=on_weekly, rng=nudge_rng)
         sink = _StoreSink(store, on_indicators, self.stress, self.nudges)
         self.links = [
             DeviceLink(

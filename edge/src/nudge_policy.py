@@ -136,6 +136,8 @@ class NudgeSettings(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     offer: Literal["slow_breathing", "check_in", "alternate"] = "slow_breathing"  # what the nudge offers
     after_active_s: float = 1800.0  # no nudge this long after the last 'active' window (post-exercise recovery)
     desktop: bool = True  # also a desktop notification (notify-send) where the agent runs in a desktop session
+    weekly_day: Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"] = "sun"  # mode "weekly_summary"
+    weekly_time: str = "18:00"  # local HH:MM of the weekly summary (outside quiet hours: sent when they end)
 
     def __post_init__(self) -> None:
         if self.mode not in ("nudges", "weekly_summary", "off"):
@@ -150,6 +152,9 @@ class NudgeSettings(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
             raise ValueError(f"sustained_s must lie in 60–7200 s (at least one 60-s window), got {self.sustained_s}")
         if not 0 < _number(self.threshold_score, "threshold_score") <= 100:
             raise ValueError(f"threshold_score must lie in (0, 100], got {self.threshold_score}")
+        _minutes(self.weekly_time, "weekly_time")
+        if self.weekly_day not in ("mon", "tue", "wed", "thu", "fri", "sat", "sun"):
+            raise ValueError(f"weekly_day must be mon, tue, wed, thu, fri, sat or sun, got {self.weekly_day!r}")
         _minutes(self.quiet_start, "quiet_start")
         _minutes(self.quiet_end, "quiet_end")
         offset = self.utc_offset_min

@@ -3,7 +3,8 @@
 Annotated records (after the stress stage) flow through :meth:`NudgeStage.observe`. Every eligible
 moment the policy finds is written to ``nudge_events`` (sent or held back: the evaluation in
 ``vagus report --nudges`` needs both), and only a sent one is handed to ``on_nudge`` (MQTT, a
-desktop notification). The policy's budget, snooze and wording rotation are kept in ``nudge_state``
+desktop notification). In the "weekly_summary" mode it sends the week's summary instead
+(``weekly.py``), through ``on_weekly``. The policy's budget, snooze and wording rotation are kept in ``nudge_state``
 and written at every change, so the daily cap, the spacing and a snooze survive a restart.
 
 The store has no public handle on its SQLite connection, so this stage runs its own SQL on
@@ -26,6 +27,7 @@ from vagus.signal import Indicators
 from .checkins import DEFAULT_SNOOZE_MINUTES, snooze_end
 from .nudge_policy import NudgeDecision, NudgePolicy, NudgeSettings
 from .store import Store
+from .weekly import WeeklySchedule, WeekSummary
 
 __all__ = ["DEFAULT_SNOOZE_MINUTES", "SNOOZE_POLL_S", "NudgeStage"]
 
@@ -43,6 +45,7 @@ class NudgeStage:
         settings: NudgeSettings,
         *,
         on_nudge: Callable[[NudgeDecision], None] | None = None,
+        on_weekly: Callable[[WeekSummary], None] | None = None,
         rng: random.Random | None = None,
     ) -> None:
         self._store = store
@@ -53,6 +56,8 @@ class NudgeStage:
         self.policy = NudgePolicy(settings, rng=rng)
         self._updated_utc_s = 0.0
         self._snooze_polled_utc_s = -math.inf
+        self._on_weekly = on_weekly
+        self._weekly = WeeklySchedule(self._db, settings) if settings.mode == "weekly_summary" else None
         self._load()
 
     @property
@@ -75,6 +80,8 @@ class NudgeStage:
     def observe(self, record: Indicators) -> NudgeDecision | None:
         """Feed one annotated record; log an eligible moment and deliver it if it is sent."""
         self._poll_snooze(record.t_end_utc_s)
+        if self._weekly is not None and self._weekly.due(record.t_end_utc_s):
+            self._send_weekly(record.t_end_utc_s)
         decision = self.policy.observe(record)
         if decision is None:
             return None
@@ -102,6 +109,17 @@ class NudgeStage:
             except Exception:  # a failed delivery must not stop the person's recording
                 log.exception("delivering nudge %s failed", decision.nudge_id)
         return decision
+
+    def _send_weekly(self, t_utc_s: float) -> None:
+        assert self._weekly is not None  # noqa: S101 — a type-narrowing invariant, not input validation
+        with self._transaction():
+            summary = self._weekly.send(t_utc_s)
+        log.info("weekly summary sent")
+        if self._on_weekly is not None:
+            try:
+                self._on_weekly(summary)
+            except Exception:  # a failed delivery must not stop the person's recording
+                log.exception("delivering the weekly summary failed")
 
     def _poll_snooze(self, t_utc_s: float) -> None:
         # The check-ins table is the one record of snoozes, whoever stored them (this agent from MQTT,

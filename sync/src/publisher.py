@@ -118,6 +118,7 @@ DEFAULT_TITLES: dict[str, str] = {
     "slow_breathing": "A breathing break?",
     "check_in": "How are you doing?",
     "support": "Support, if you want it",
+    "weekly_summary": "Your week",
 }
 
 

@@ -86,7 +86,7 @@ StressLevel: TypeAlias = Literal["rest", "low", "medium", "high"]
 GateReason: TypeAlias = Literal["active", "low_quality", "too_few_beats", "not_worn", "hr_only"]
 ActivityState: TypeAlias = Literal["rest", "active", "sleep", "unknown"]
 # "support": the safety message (docs/safety.md), pointing to human help with `resources`.
-NudgeKind: TypeAlias = Literal["slow_breathing", "check_in", "support"]
+NudgeKind: TypeAlias = Literal["slow_breathing", "check_in", "support", "weekly_summary"]
 STRESS_LEVEL_CODES: Final[dict[str, int]] = {"rest": 1, "low": 2, "medium": 3, "high": 4}
 GATE_REASON_CODES: Final[dict[str, int]] = {
     "active": 1,
@@ -96,7 +96,7 @@ GATE_REASON_CODES: Final[dict[str, int]] = {
     "hr_only": 5,
 }
 ACTIVITY_STATE_CODES: Final[dict[str, int]] = {"rest": 1, "active": 2, "sleep": 3, "unknown": 4}
-NUDGE_CODES: Final[dict[str, int]] = {"slow_breathing": 1, "check_in": 2, "support": 3}
+NUDGE_CODES: Final[dict[str, int]] = {"slow_breathing": 1, "check_in": 2, "support": 3, "weekly_summary": 4}
 # The person's answer to a nudge (or an unprompted self-report): docs/topics.md.
 CheckinAnswer: TypeAlias = Literal["stressed", "not_stressed", "need_help", "snooze"]
 CHECKIN_ANSWER_CODES: Final[dict[str, int]] = {"stressed": 1, "not_stressed": 2, "need_help": 3, "snooze": 4}
