@@ -304,6 +304,46 @@ def test_erase_cli_with_server_clears_both_sides(victoria_module, store_copy, tm
     assert sum(table_counts(store_copy).values()) == 1
 
 
+def test_the_persons_dead_letters_are_exported_and_erased_on_the_bridges_host(
+    victoria_module, store_copy, tmp_path, capsys
+):
+    from vagus import erase_cli, export_cli
+    from vagus.sync.deadletter import DeadLetter, DeadLetters
+    from vagus.sync.errors import Problem
+
+    letters_path = tmp_path / "bridge" / "dead-letters.db"
+    letters = DeadLetters(letters_path)
+    now = time.time()
+    kept = [  # (topic, payload): the person's two, and three that are not theirs
+        (f"vagus/{PERSON}/summary", b'{"v":9,"secret":"zoe-rr-812"}'),
+        (f"vagus/{PERSON}/checkin", b"not json \xff"),
+        (f"vagus/{OTHER}/summary", b'{"v":9}'),
+        (f"vagus/{PERSON}x/summary", b'{"v":9}'),  # another person whose id starts with this one's
+        (f"other/{PERSON}/summary", b'{"v":9}'),  # another deployment's prefix
+    ]
+    letters.add([DeadLetter(t, Problem.INVALID, "bad", payload, now) for t, payload in kept])
+    letters.close()
+    bridge = tmp_path / "bridge.toml"
+    bridge.write_text(
+        f'[influx]\nurl = "{victoria_module.url}"\nbucket = "vagus-{{person}}"\n\n'
+        f'[bridge]\ndead_letter_path = "{letters_path}"\n'
+    )
+    common = ["--config", str(_agent_config(tmp_path, store_copy)), "--server", "--bridge-config", str(bridge)]
+    assert export_cli.main([*common, "--out", str(tmp_path / "export")]) == 0
+    exported = json.loads((tmp_path / "export" / "server" / "dead-letters.json").read_text())
+    assert sorted(d["topic"] for d in exported) == [f"vagus/{PERSON}/checkin", f"vagus/{PERSON}/summary"]
+    assert any("zoe-rr-812" in d["payload"] for d in exported)
+    assert erase_cli.main([*common, "--yes"]) == 0
+    assert "dead letters" in capsys.readouterr().out
+    left = DeadLetters(letters_path)
+    try:
+        assert left.count() == 3 and left.of_person("vagus", PERSON) == []
+    finally:
+        left.close()
+    for path in (letters_path, letters_path.with_name(letters_path.name + "-wal")):  # nor in free pages or the log
+        assert not path.exists() or b"zoe-rr-812" not in path.read_bytes()
+
+
 def test_a_server_that_is_down_is_a_clear_error(tmp_path):
     from tests.servers import free_port
 

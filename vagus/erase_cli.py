@@ -2,7 +2,8 @@
 
 The local store (every row of every table, the sync outbox included; the file rewritten so no deleted
 row stays on disk: ``vagus.edge.privacy``) and, with ``--server``, the person's points on the database
-server (``vagus.sync.server_data``). Prints what was deleted, counted per table and per measurement.
+server (``vagus.sync.server_data``) and the bridge's dead letters under the person's topics (when run on
+the bridge's host, where that file is). Prints what was deleted, counted per table and per measurement.
 Stop the agent first: records still in its memory or in flight would otherwise be stored or sent again.
 """
 
@@ -11,10 +12,14 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable
-from typing import TextIO
+from pathlib import Path
+from typing import TYPE_CHECKING, TextIO
 
 from vagus.errors import ConfigError, VagusError
-from vagus.export_cli import _common_arguments, _load, _person, server_data_for
+from vagus.export_cli import _common_arguments, _load, _person, dead_letters_for, server_data_for
+
+if TYPE_CHECKING:
+    from vagus.sync.server_data import ServerData
 
 __all__ = ["add_erase_parser", "main"]
 
@@ -42,49 +47,67 @@ def add_erase_parser(commands: argparse._SubParsersAction) -> None:
 
 
 def _cmd_erase(args: argparse.Namespace, out: TextIO | None = None, ask: Callable[[str], str] = input) -> int:
-    from vagus.edge.privacy import erase_local
-
     out = sys.stdout if out is None else out  # looked up now: tests and pipes replace it
     try:
         config, store_path = _load(args)
         person = _person(args, config)
         server = server_data_for(args.bridge_config) if args.server else None
-        if not args.yes:
-            word = person or _WORD
-            where = f"the local store {store_path}" + (" and the database server" if server else "")
-            out.write(f"This deletes everything about {person or 'this person'} in {where}. It cannot be undone.\n")
-            out.flush()
-            try:
-                typed = ask(f"Type {word!r} to confirm: ")
-            except EOFError:
-                typed = ""
-            if typed.strip() != word:
-                out.write("vagus: nothing erased (confirmation did not match)\n")
-                return 1
-        erased = erase_local(store_path) if store_path.exists() else None
-        if erased is None:
-            out.write(f"vagus: no local store at {store_path}; nothing to erase there\n")
-        else:
-            out.write(f"vagus: erased the local store {store_path}: {erased.total} rows\n")
-            for table, n in erased.deleted.items():
-                extra = " (a new key was made)" if table in erased.remade else ""
-                out.write(f"  {table:<28} {n:>9} rows deleted{extra}\n")
-            out.write(f"  file size {erased.bytes_before} → {erased.bytes_after} bytes\n")
+        if not args.yes and not _confirmed(person, store_path, server is not None, out, ask):
+            out.write("vagus: nothing erased (confirmation did not match)\n")
+            return 1
+        _erase_local(store_path, out)
         if server is not None:
-            report = server.erase(person, drop_location=args.drop_bucket)
-            out.write(f"vagus: erased on the server ({report.kind.value}, {report.location}): {report.total} points\n")
-            for name, n in report.deleted.items():
-                out.write(f"  {name:<28} {n:>9} points deleted\n")
-            if report.dropped_location:
-                out.write(f"  dropped {report.location}\n")
-            for note in report.notes:
-                out.write(f"  note: {note}\n")
+            _erase_server(server, person, args, out)
     except ConfigError:
         raise
     except VagusError as exc:
         print(f"vagus: error: {exc}", file=sys.stderr)
         return 1
     return 0
+
+
+def _confirmed(person: str, store_path: Path, server: bool, out: TextIO, ask: Callable[[str], str]) -> bool:
+    word = person or _WORD
+    where = f"the local store {store_path}" + (" and the database server" if server else "")
+    out.write(f"This deletes everything about {person or 'this person'} in {where}. It cannot be undone.\n")
+    out.flush()
+    try:
+        typed = ask(f"Type {word!r} to confirm: ")
+    except EOFError:
+        typed = ""
+    return typed.strip() == word
+
+
+def _erase_local(store_path: Path, out: TextIO) -> None:
+    from vagus.edge.privacy import erase_local
+
+    erased = erase_local(store_path) if store_path.exists() else None
+    if erased is None:
+        out.write(f"vagus: no local store at {store_path}; nothing to erase there\n")
+        return
+    out.write(f"vagus: erased the local store {store_path}: {erased.total} rows\n")
+    for table, n in erased.deleted.items():
+        extra = " (a new key was made)" if table in erased.remade else ""
+        out.write(f"  {table:<28} {n:>9} rows deleted{extra}\n")
+    out.write(f"  file size {erased.bytes_before} → {erased.bytes_after} bytes\n")
+
+
+def _erase_server(server: ServerData, person: str, args: argparse.Namespace, out: TextIO) -> None:
+    report = server.erase(person, drop_location=args.drop_bucket)
+    out.write(f"vagus: erased on the server ({report.kind.value}, {report.location}): {report.total} points\n")
+    for name, n in report.deleted.items():
+        out.write(f"  {name:<28} {n:>9} points deleted\n")
+    if report.dropped_location:
+        out.write(f"  dropped {report.location}\n")
+    for note in report.notes:
+        out.write(f"  note: {note}\n")
+    letters, prefix = dead_letters_for(args.bridge_config, out)
+    if letters is not None:
+        try:
+            n = letters.erase_person(prefix, person)
+        finally:
+            letters.close()
+        out.write(f"  {'dead letters':<28} {n:>9} deleted from {letters.path}\n")
 
 
 def main(argv: list[str] | None = None, *, ask: Callable[[str], str] = input) -> int:

@@ -8,6 +8,7 @@ the bridge's credentials (``vagus.sync.server_data``). docs/security.md, "Export
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 from pathlib import Path
@@ -17,9 +18,10 @@ from vagus.errors import ConfigError, VagusError
 
 if TYPE_CHECKING:
     from vagus.config import Config
+    from vagus.sync.deadletter import DeadLetters
     from vagus.sync.server_data import ServerData
 
-__all__ = ["add_export_parser", "main", "server_data_for"]
+__all__ = ["add_export_parser", "dead_letters_for", "main", "server_data_for"]
 
 
 def add_export_parser(commands: argparse._SubParsersAction) -> None:
@@ -73,6 +75,20 @@ def server_data_for(bridge_config: Path | None) -> ServerData:
     return ServerData(influx_target(config.influx), bucket_template=config.influx.bucket)
 
 
+def dead_letters_for(bridge_config: Path | None, out: TextIO) -> tuple[DeadLetters | None, str]:
+    """The bridge's dead-letter store, if its file is on this machine (the bridge's host), and the
+    topic prefix; else ``None`` and a line on ``out`` saying it was left out and where it is."""
+    from vagus.sync.deadletter import DeadLetters
+    from vagus.sync.settings import load_bridge_config
+
+    config = load_bridge_config(bridge_config)
+    path = Path(config.bridge.dead_letter_path)
+    if not path.exists():
+        out.write(f"  note: no dead-letter store at {path} on this machine; run on the bridge's host to include it\n")
+        return None, config.bridge.prefix
+    return DeadLetters(path), config.bridge.prefix
+
+
 def _cmd_export(args: argparse.Namespace, out: TextIO | None = None) -> int:
     from vagus.edge.privacy import export_local
 
@@ -95,6 +111,15 @@ def _cmd_export(args: argparse.Namespace, out: TextIO | None = None) -> int:
                 out.write(f"  {name:<28} {n:>9} points\n")
             if not report.counts:
                 out.write("  (nothing stored for this person)\n")
+            letters, prefix = dead_letters_for(args.bridge_config, out)
+            if letters is not None:
+                try:
+                    kept = letters.of_person(prefix, person)
+                finally:
+                    letters.close()
+                target = root / "server" / "dead-letters.json"
+                target.write_text(json.dumps(kept, indent=1), encoding="utf-8")
+                out.write(f"  dead letters (the bridge could not use) {len(kept):>5} → {target.name}\n")
     except ConfigError:
         raise
     except VagusError as exc:

@@ -87,5 +87,39 @@ class DeadLetters:
             sql, args = sql + " WHERE reason = ?", (reason.value,)
         return int(self._db.execute(sql, args).fetchone()[0])
 
+    def of_person(self, prefix: str, person: str) -> list[dict[str, object]]:
+        """Every dead letter sent under ``person``'s topics (``<prefix>/<person>/…``), oldest first,
+        payload as text (UTF-8, undecodable bytes replaced): what ``vagus export --server`` writes."""
+        rows = self._db.execute(
+            "SELECT topic, reason, detail, payload, payload_bytes, first_utc_s, last_utc_s, count FROM dead_letters"
+            " WHERE substr(topic, 1, ?) = ? ORDER BY first_utc_s",
+            _subtree(prefix, person),
+        )
+        names = ("topic", "reason", "detail", "payload", "payload_bytes", "first_utc_s", "last_utc_s", "count")
+        out = []
+        for row in rows:
+            letter = dict(zip(names, row, strict=True))
+            letter["payload"] = bytes(letter["payload"]).decode("utf-8", errors="replace")  # type: ignore[arg-type]
+            out.append(letter)
+        return out
+
+    def erase_person(self, prefix: str, person: str) -> int:
+        """Delete every dead letter under ``person``'s topics; how many there were. The file is vacuumed
+        and its write-ahead log truncated, so the deleted payloads are gone from disk too."""
+        with self._db:
+            self._db.execute("BEGIN")
+            deleted = self._db.execute(
+                "DELETE FROM dead_letters WHERE substr(topic, 1, ?) = ?", _subtree(prefix, person)
+            )
+        self._db.execute("VACUUM")
+        self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # and from the write-ahead log
+        return int(deleted.rowcount)
+
     def close(self) -> None:
         self._db.close()
+
+
+def _subtree(prefix: str, person: str) -> tuple[int, str]:
+    # An exact prefix match: LIKE would read '_' in a person id as a wildcard.
+    start = f"{prefix}/{person}/"
+    return len(start), start
