@@ -130,6 +130,7 @@ tls = true
 ca_file = "{RUN if in_compose else "/etc/vagus"}/ca.crt"
 prefix = {_toml_str(options.prefix)}
 raw_beats = {"true" if person in options.raw_beats_for else "false"}
+home_assistant = false  # true: each wearable appears in Home Assistant (MQTT discovery, docs/topics.md)
 """
 
 
