@@ -57,10 +57,10 @@ async def test_a_simulated_hour_fills_the_store(tmp_path):
         ends = np.array(store.indicator_times(window_nominal_s=60.0))
         long_ends = np.array(store.indicator_times(window_nominal_s=300.0))
         beats = store.count("beats")
-        rows = store._db.execute(
+        rows = store.connection.execute(
             "SELECT hr_bpm, rmssd_ms, quality FROM indicators WHERE window_nominal_s = 60"
         ).fetchall()
-        lf = store._db.execute("SELECT lf_ms2, hf_ms2 FROM indicators WHERE window_nominal_s = 300").fetchall()
+        lf = store.connection.execute("SELECT lf_ms2, hf_ms2 FROM indicators WHERE window_nominal_s = 300").fetchall()
     assert len(shown) == len(ends) + len(long_ends)
     assert long_ends[0] - T0 < 320 and np.max(np.diff(long_ends)) <= 5.0 + 1e-6
     assert all(a is not None and b is not None and a > 0 and b > 0 for a, b in lf)
@@ -88,7 +88,7 @@ async def test_malformed_payloads_are_counted_set_aside_and_the_stream_goes_on(t
         agent = Agent(transports=[transport], store=store, clock=clock, config=SCRIPTED)
         await run_for(agent, clock, 60.0)
         link = agent.links[0]
-        rejected = store._db.execute("SELECT payload_hex, problem FROM rejected_payloads ORDER BY id").fetchall()
+        rejected = store.connection.execute("SELECT payload_hex, problem FROM rejected_payloads ORDER BY id").fetchall()
         assert link.counters.rejected_payloads == 2
         assert rejected == [("", "empty"), ("1101", "truncated")]
         assert store.count("beats") == 40  # every good beat kept
@@ -106,8 +106,9 @@ async def test_a_disconnect_marks_a_gap_and_the_link_comes_back(tmp_path):
     with Store(tmp_path / "v.db") as store:
         agent = Agent(transports=[strap], store=store, clock=clock, on_link_event=events.append)
         await run_for(agent, clock, 200.0)
-        gaps = [r[0] for r in store._db.execute("SELECT t_utc_s FROM beats WHERE gap_before = 1 ORDER BY t_utc_s")]
-        windows = list(store._db.execute("SELECT t_start_utc_s, t_end_utc_s FROM indicators"))
+        db = store.connection
+        gaps = [r[0] for r in db.execute("SELECT t_utc_s FROM beats WHERE gap_before = 1 ORDER BY t_utc_s")]
+        windows = list(store.connection.execute("SELECT t_start_utc_s, t_end_utc_s FROM indicators"))
     link = agent.links[0]
     assert link.counters.disconnects == 1 and link.counters.connects == 2 and not strap.connected
     streaming = [e.t_utc_s for e in events if e.state is LinkState.STREAMING]
@@ -127,7 +128,7 @@ async def test_contact_loss_marks_a_gap(tmp_path):
     transport = ScriptedTransport(clock, [(1.0, HRM, on)] * 15 + [(1.0, HRM, off)] * 3 + [(1.0, HRM, on)] * 15)
     with Store(tmp_path / "v.db") as store:
         await run_for(Agent(transports=[transport], store=store, clock=clock, config=SCRIPTED), clock, 40.0)
-        flags = store._db.execute("SELECT contact, gap_before FROM beats ORDER BY t_utc_s").fetchall()
+        flags = store.connection.execute("SELECT contact, gap_before FROM beats ORDER BY t_utc_s").fetchall()
     assert flags[15] == (0, 1)  # the first beat without contact starts a new chain
     assert sum(g for _, g in flags) == 2
 

@@ -77,7 +77,7 @@ def run():
 
 
 def rows(store, device, window=60.0):
-    return store._db.execute(
+    return store.connection.execute(
         "SELECT t_start_utc_s, t_end_utc_s, window_s, n_beats, hr_bpm, rmssd_ms, gate_reason, activity_state,"
         " stress_score FROM indicators WHERE device_id = ? AND window_nominal_s = ? ORDER BY t_end_utc_s",
         (device, window),
@@ -87,7 +87,7 @@ def rows(store, device, window=60.0):
 def test_each_device_gives_beats_from_one_source_and_none_twice(run):
     world, _, store, _ = run
     sources = defaultdict(set)
-    for device, source in store._db.execute("SELECT DISTINCT device_id, source FROM beats"):
+    for device, source in store.connection.execute("SELECT DISTINCT device_id, source FROM beats"):
         sources[device].add(source)
     assert dict(sources) == {"strap": {"hrs"}, "ecg": {"ecg"}, "sense": {"pmd_ppi"}}
     true_beats = world.devices_setup[0].signals.heart.beat_times_s
@@ -96,7 +96,9 @@ def test_each_device_gives_beats_from_one_source_and_none_twice(run):
         t = np.array(
             [
                 r[0]
-                for r in store._db.execute("SELECT t_utc_s FROM beats WHERE device_id = ? ORDER BY t_utc_s", (device,))
+                for r in store.connection.execute(
+                    "SELECT t_utc_s FROM beats WHERE device_id = ? ORDER BY t_utc_s", (device,)
+                )
             ]
         )
         assert np.all(np.diff(t) > 0.1)  # in order, none twice (a sensor's extra beat can be short, not this short)
@@ -106,7 +108,9 @@ def test_each_device_gives_beats_from_one_source_and_none_twice(run):
 def test_ecg_beats_match_the_true_r_peaks(run):
     world, _, store, _ = run
     truth = T0 + world.devices_setup[1].signals.heart.beat_times_s
-    beats = store._db.execute("SELECT t_utc_s, rr_ms, gap_before FROM beats WHERE device_id = 'ecg' ORDER BY t_utc_s")
+    beats = store.connection.execute(
+        "SELECT t_utc_s, rr_ms, gap_before FROM beats WHERE device_id = 'ecg' ORDER BY t_utc_s"
+    )
     t, rr, gap = (np.array(c, dtype=float) for c in zip(*beats.fetchall(), strict=True))
     i = np.clip(np.searchsorted(truth, t), 1, truth.size - 1)
     i = np.where(np.abs(truth[i] - t) < np.abs(truth[i - 1] - t), i, i - 1)
@@ -186,7 +190,7 @@ async def test_vagus_run_sim_reads_every_simulated_device_and_stores_link_events
     )
     assert code == 0 and "is not read" not in out.getvalue()
     with Store(tmp_path / "v.db") as store:
-        devices = {r[0] for r in store._db.execute("SELECT DISTINCT device_id FROM indicators")}
+        devices = {r[0] for r in store.connection.execute("SELECT DISTINCT device_id FROM indicators")}
         events = link_events(store)
         battery = battery_readings(store)
     assert devices == {"strap", "sense", "watch", "ring"}

@@ -20,7 +20,7 @@ def store(tmp_path):
 
 
 def test_the_migration_creates_both_tables(store):
-    tables = {r[0] for r in store._db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    tables = {r[0] for r in store.connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
     assert {"link_events", "battery_readings"} <= tables and store.version >= 10
 
 

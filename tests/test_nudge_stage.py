@@ -137,7 +137,7 @@ def test_the_workday_gets_a_nudge_in_each_stress_episode_and_nowhere_else(workda
     settings = NudgeSettings(utc_offset_min=workday.utc_offset_min)
     with Store(":memory:") as store:
         decisions = decisions_of(workday, settings, store)
-        logged = store._db.execute("SELECT nudge_id, sent FROM nudge_events ORDER BY t_utc_s").fetchall()
+        logged = store.connection.execute("SELECT nudge_id, sent FROM nudge_events ORDER BY t_utc_s").fetchall()
     episodes = workday.episodes(State.STRESS)
     assert len(episodes) == 2
     assert [workday.state_at(d.t_utc_s) for d in decisions] == [State.STRESS] * len(decisions)
@@ -267,7 +267,7 @@ def test_cap_spacing_and_snooze_survive_a_restart(tmp_path):
 
 def test_a_damaged_state_is_not_overwritten(tmp_path):
     with Store(tmp_path / "v.db") as store:
-        store._db.execute("INSERT INTO nudge_state VALUES (1, '{\"seq\": 1}', 0)")
+        store.connection.execute("INSERT INTO nudge_state VALUES (1, '{\"seq\": 1}', 0)")
         with pytest.raises(StoreError, match="nudge state"):
             NudgeStage(store, NudgeSettings())
 
@@ -278,7 +278,7 @@ def test_held_back_moments_are_logged_and_not_delivered():
     with Store(":memory:") as store:
         stage = NudgeStage(store, settings, on_nudge=delivered.append, rng=coin(3))
         decisions = [d for k in range(24) if (d := stage.observe(rec(DAY + 60 * k)))]
-        rows = store._db.execute(
+        rows = store.connection.execute(
             "SELECT nudge_id, t_utc_s, device_id, kind, sent, holdback_p, stress_score, rmssd_ms, text"
             " FROM nudge_events ORDER BY t_utc_s"
         ).fetchall()
@@ -343,11 +343,11 @@ async def test_the_agent_feeds_the_stage_and_delivers(tmp_path):
         assert isinstance(agent.nudges, NudgeStage)
         await run_for(agent, clock, 900.0)
         events = agent.nudges.events()
-        at = store._db.execute(
+        at = store.connection.execute(
             "SELECT stress_score FROM indicators WHERE window_nominal_s = 60 AND t_end_utc_s = ?",
             (delivered[0].t_utc_s,),
         ).fetchone()
-        state = store._db.execute("SELECT count(*) FROM nudge_state").fetchone()[0]
+        state = store.connection.execute("SELECT count(*) FROM nudge_state").fetchone()[0]
     assert delivered and [e[0] for e in events] == [d.nudge_id for d in delivered]
     assert all(b.t_utc_s - a.t_utc_s >= 300.0 for a, b in pairwise(delivered))
     assert at == (delivered[0].stress_score,)  # the moment's indicators are in the store

@@ -86,14 +86,16 @@ async def run_hour(tmp_path, devices: list[str], seed: int):
         await task
         beats = {
             d: list(
-                store._db.execute(
+                store.connection.execute(
                     "SELECT t_utc_s, rr_1024, gap_before FROM beats WHERE device_id = ? ORDER BY t_utc_s", (d,)
                 )
             )
             for d in devices
         }
         windows = {
-            d: list(store._db.execute("SELECT t_start_utc_s, t_end_utc_s FROM indicators WHERE device_id = ?", (d,)))
+            d: list(
+                store.connection.execute("SELECT t_start_utc_s, t_end_utc_s FROM indicators WHERE device_id = ?", (d,))
+            )
             for d in devices
         }
     return world, agent, events, beats, windows

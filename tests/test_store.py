@@ -15,7 +15,7 @@ from vagus.signal import Beat, BeatSource, Indicators, NullReason
 def test_fresh_store_is_migrated(tmp_path):
     with Store(tmp_path / "sub" / "v.db") as store:
         assert store.version == SCHEMA_VERSION >= 1
-        tables = {r[0] for r in store._db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        tables = {r[0] for r in store.connection.execute("SELECT name FROM sqlite_master WHERE type='table'")}
         assert {"beats", "indicators", "rejected_payloads"} <= tables
 
 
@@ -66,7 +66,7 @@ def test_indicator_round_trip_keeps_nulls_and_reasons(tmp_path):
     with Store(tmp_path / "v.db") as store:
         store.add_indicators([record])
         store.add_indicators([record])  # a rewrite replaces, never duplicates
-        row = store._db.execute("SELECT hr_bpm, rmssd_ms, lf_ms2, null_reasons FROM indicators").fetchall()
+        row = store.connection.execute("SELECT hr_bpm, rmssd_ms, lf_ms2, null_reasons FROM indicators").fetchall()
     assert len(row) == 1
     hr, rmssd, lf, reasons = row[0]
     assert (hr, rmssd, lf) == (61.0, 42.5, None)
@@ -103,7 +103,7 @@ def test_version_1_store_is_migrated_with_its_rows(tmp_path):
     db.close()
     with Store(path) as store:
         assert store.version == SCHEMA_VERSION
-        rows = store._db.execute("SELECT window_nominal_s, rmssd_ms, sdsd_ms FROM indicators").fetchall()
+        rows = store.connection.execute("SELECT window_nominal_s, rmssd_ms, sdsd_ms FROM indicators").fetchall()
     assert rows == [(60.0, 40.0, None)]
 
 

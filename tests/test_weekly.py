@@ -68,7 +68,7 @@ def test_the_week_in_numbers(tmp_path):
             store.add_night(NightSummary(wake - 8 * 3600, wake, asleep, 50.0, 55.0, 60.0, None, None))
         for answer in ("stressed", "not_stressed", "snooze"):
             record_checkin(store, answer, local(2, 12), source="cli")
-        summary = summarise_week(store._db, local(7, 0), OFFSET_MIN)
+        summary = summarise_week(store.connection, local(7, 0), OFFSET_MIN)
     assert summary.stressed_min == 30 + 45 and summary.scored_min == 30 + 20 + 45 + 10
     assert summary.busiest_day == "Wednesday"
     assert summary.nights == 3 and summary.mean_asleep_min == pytest.approx(400.0)
@@ -88,14 +88,14 @@ def test_sent_on_the_chosen_local_weekday_and_time_once_a_week_across_restarts(t
     chosen = settings(weekly_day="sun", weekly_time="18:00")
     with Store(tmp_path / "s.db") as store:
         store.add_indicators([window(local(0, 9), 10.0, "rest")])  # the store's first reading: Monday 09:00
-        schedule = WeeklySchedule(store._db, chosen)
+        schedule = WeeklySchedule(store.connection, chosen)
         assert not schedule.due(local(5, 18.5))  # Saturday
         assert not schedule.due(local(6, 17.99))  # Sunday, before 18:00 local
         assert schedule.due(local(6, 18.01))
         schedule.send(local(6, 18.01))
         assert not schedule.due(local(6, 19)) and not schedule.due(local(10, 12))
     with Store(tmp_path / "s.db") as store:  # a restart: the week's summary is already sent
-        again = WeeklySchedule(store._db, chosen)
+        again = WeeklySchedule(store.connection, chosen)
         assert not again.due(local(7, 9))
         assert again.due(local(13, 18.2))  # the next Sunday
 
@@ -103,7 +103,7 @@ def test_sent_on_the_chosen_local_weekday_and_time_once_a_week_across_restarts(t
 def test_a_new_install_waits_for_the_first_chosen_moment_after_its_first_reading(tmp_path):
     with Store(tmp_path / "s.db") as store:
         store.add_indicators([window(local(6, 19), 10.0, "rest")])  # first reading Sunday 19:00, after 18:00
-        schedule = WeeklySchedule(store._db, settings(weekly_day="sun", weekly_time="18:00"))
+        schedule = WeeklySchedule(store.connection, settings(weekly_day="sun", weekly_time="18:00"))
         assert not schedule.due(local(6, 20)) and not schedule.due(local(12, 23))
         assert schedule.due(local(13, 18.1))
 
@@ -112,7 +112,7 @@ def test_quiet_hours_hold_it_until_they_end(tmp_path):
     chosen = settings(weekly_day="mon", weekly_time="06:30", quiet_start="22:00", quiet_end="07:00")
     with Store(tmp_path / "s.db") as store:
         store.add_indicators([window(local(-3, 12), 10.0, "rest")])
-        schedule = WeeklySchedule(store._db, chosen)
+        schedule = WeeklySchedule(store.connection, chosen)
         assert not schedule.due(local(0, 6.6))  # 06:36: due, but quiet
         assert schedule.due(local(0, 7.05))
 
@@ -130,5 +130,5 @@ def test_the_stage_sends_the_summary_instead_of_nudges(tmp_path):
         assert len(sent) == 1 and sent[0].end_utc_s == local(2, 13)  # the first record after Wednesday noon
         # Wednesday's summary covers Monday, Tuesday and Wednesday until it was sent.
         assert sent[0].stressed_min == 30 + 30
-        rows = store._db.execute("SELECT t_utc_s, stressed_min, text FROM weekly_summaries").fetchall()
+        rows = store.connection.execute("SELECT t_utc_s, stressed_min, text FROM weekly_summaries").fetchall()
     assert rows == [(sent[0].end_utc_s, 60, sent[0].text)]

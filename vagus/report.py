@@ -13,26 +13,39 @@ rows of the ``nights`` table written by sleep detection (``edge/src/stress_stage
 check-ins are drawn when the store has their tables. Times are local with one fixed UTC offset for
 the whole report (a change of daylight-saving time inside a day is not followed).
 
-This module is long (~760 lines, over the style's 600): page, panels and charts were written as one
-job. The private SVG helpers (``_Frame``, ``_svg``, ``_lines``, ``_bands``, ``_ticks``) are the part to
-move into a module of their own.
+Reading the store is ``vagus.report_store``; the chart frame (axes, lines, bands) is ``vagus.report_svg``;
+this module lays out the panels and the page.
 """
 
 from __future__ import annotations
 
 import html
-import json
 import math
 import sqlite3
 import time
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 from vagus.errors import StoreError
-from vagus.signal.stress import stress_level
+from vagus.report_store import (
+    DayMinute,
+    NightRow,
+    battery_readings,
+    check_offset,
+    connect,
+    events_in,
+    latest_day,
+    load_minutes,
+    load_nights,
+    local_midnight_utc_s,
+    local_time,
+    mean,
+    night_range_ms,
+    table_columns,
+)
+from vagus.report_svg import LEFT, RIGHT, TOP, WIDTH, Frame, bands, hm, polylines, svg_chart, ticks, value_range
 
 __all__ = ["DayMinute", "NightRow", "build_report", "latest_day", "load_minutes", "load_nights"]
 
@@ -53,190 +66,9 @@ GATE_WORDS = {
     "hr_only": "heart rate only, no beat intervals",
 }
 NOT_A_DIAGNOSIS = "A wellness indicator, not a diagnosis."
-_MAX_OFFSET_MIN = 14 * 60  # UTC−12:00 … UTC+14:00 are the offsets in use
 _NIGHT_FROM_H, _NIGHT_TO_H = 20, 11  # a night's charts: 20:00 to 11:00 next morning, widened to its sleep
 _HISTORY_NIGHTS = 14
 _BATTERY_GAP_S = 3 * 3600.0  # battery is read now and then (minutes to hours apart): a line across shorter gaps
-
-
-@dataclass(frozen=True, slots=True)
-class DayMinute:
-    """One local minute of a device's 60-s windows; means of the windows' non-null values."""
-
-    t_utc_s: float  # start of the minute, POSIX seconds UTC
-    stress_score: float | None  # 0–100
-    gate_reason: str | None  # the most frequent reason of a minute without a score
-    hr_bpm: float | None
-    rmssd_ms: float | None
-    breathing_rate_brpm: float | None
-
-    @property
-    def level(self) -> str | None:
-        return None if self.stress_score is None else stress_level(self.stress_score).value
-
-
-@dataclass(frozen=True, slots=True)
-class NightRow:
-    """A row of the ``nights`` table (vagus.signal.sleep.NightSummary)."""
-
-    onset_utc_s: float
-    wake_utc_s: float
-    asleep_min: int
-    lowest_hr_bpm: float | None
-    mean_hr_bpm: float | None
-    rmssd_ms: float | None
-    recovery: str | None  # below | normal | above the nightly normal range
-    recovery_sd: float | None
-
-
-# -- reading the store ---------------------------------------------------------------------------
-
-
-def _connect(store_path: Path | str) -> sqlite3.Connection:
-    path = Path(store_path)
-    if not path.is_file():
-        raise StoreError(f"no local store at {path}: run the agent first (`vagus run`), or pass --config")
-    try:
-        db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
-        db.execute("SELECT count(*) FROM sqlite_master").fetchone()
-    except sqlite3.DatabaseError as exc:
-        raise StoreError(f"cannot read the local store {path}: {exc}") from exc
-    return db
-
-
-def _tables(db: sqlite3.Connection) -> dict[str, set[str]]:
-    names = [r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
-    return {n: {r[1] for r in db.execute(f'PRAGMA table_info("{n}")')} for n in names}
-
-
-def _check_offset(utc_offset_min: int) -> None:
-    if not isinstance(utc_offset_min, int) or abs(utc_offset_min) > _MAX_OFFSET_MIN:
-        raise ValueError(f"utc_offset_min must be whole minutes within ±{_MAX_OFFSET_MIN}, got {utc_offset_min!r}")
-
-
-def _local_midnight_utc_s(day: date, utc_offset_min: int) -> float:
-    return datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp() - utc_offset_min * 60.0
-
-
-def _local(t_utc_s: float, utc_offset_min: int) -> datetime:
-    return datetime.fromtimestamp(t_utc_s + utc_offset_min * 60.0, UTC).replace(tzinfo=None)
-
-
-def latest_day(store_path: Path | str, *, night: bool = False, utc_offset_min: int = 0) -> date | None:
-    """The local date of the newest 60-s window (``night``: the evening of the newest night), or None."""
-    _check_offset(utc_offset_min)
-    db = _connect(store_path)
-    try:
-        tables = _tables(db)
-        if night:
-            if "nights" not in tables:
-                return None
-            t = db.execute("SELECT max(onset_utc_s) FROM nights").fetchone()[0]
-            # A night belongs to the evening before it: an onset after midnight counts for the day before.
-            return None if t is None else (_local(t, utc_offset_min) - timedelta(hours=12)).date()
-        if "indicators" not in tables:
-            return None
-        t = db.execute("SELECT max(t_end_utc_s) FROM indicators WHERE window_nominal_s = 60").fetchone()[0]
-        return None if t is None else _local(t, utc_offset_min).date()
-    finally:
-        db.close()
-
-
-def _mean(values: Iterable[float | None]) -> float | None:
-    kept = [v for v in values if v is not None]
-    return math.fsum(kept) / len(kept) if kept else None
-
-
-def load_minutes(
-    db: sqlite3.Connection, start_utc_s: float, end_utc_s: float, device_id: str | None = None
-) -> tuple[str | None, list[DayMinute], dict[str, int]]:
-    """The chosen device, its minutes in [start, end) (by window end) and every device's minute count."""
-    rows = db.execute(
-        "SELECT device_id, t_end_utc_s, stress_score, gate_reason, hr_bpm, rmssd_ms, breathing_rate_brpm"
-        " FROM indicators WHERE window_nominal_s = 60 AND t_end_utc_s >= ? AND t_end_utc_s < ?"
-        " ORDER BY t_end_utc_s",
-        (start_utc_s, end_utc_s),
-    ).fetchall()
-    groups: dict[str, dict[int, list[tuple]]] = {}
-    for row in rows:
-        groups.setdefault(row[0], {}).setdefault(math.floor(row[1] / 60.0), []).append(row)
-    counts = {dev: len(mins) for dev, mins in sorted(groups.items())}
-    if device_id is None and groups:
-        device_id = max(counts, key=lambda d: (counts[d], d))
-    minutes = []
-    for minute, recs in sorted(groups.get(device_id or "", {}).items()):
-        score = _mean(r[2] for r in recs)
-        gates = Counter(r[3] for r in recs if r[3] is not None)
-        minutes.append(
-            DayMinute(
-                t_utc_s=minute * 60.0,
-                stress_score=score,
-                gate_reason=gates.most_common(1)[0][0] if score is None and gates else None,
-                hr_bpm=_mean(r[4] for r in recs),
-                rmssd_ms=_mean(r[5] for r in recs),
-                breathing_rate_brpm=_mean(r[6] for r in recs),
-            )
-        )
-    return device_id, minutes, counts
-
-
-def load_nights(db: sqlite3.Connection) -> list[NightRow]:
-    if "nights" not in _tables(db):
-        return []
-    rows = db.execute(
-        "SELECT onset_utc_s, wake_utc_s, asleep_min, lowest_hr_bpm, mean_hr_bpm, rmssd_ms, recovery, recovery_sd"
-        " FROM nights ORDER BY onset_utc_s"
-    ).fetchall()
-    return [NightRow(*row) for row in rows]
-
-
-def _events(
-    db: sqlite3.Connection, tables: dict[str, set[str]], table: str, wanted: Sequence[str], span: tuple[float, float]
-) -> list[dict[str, object]]:
-    """Rows of an optional table (another part of vagus may not have created it yet) in [start, end)."""
-    columns = tables.get(table, set())
-    if "t_utc_s" not in columns:
-        return []
-    cols = ["t_utc_s", *(c for c in wanted if c in columns)]
-    # Table and columns are this module's constants, present in sqlite_master: nothing from input.
-    sql = f"SELECT {', '.join(cols)} FROM {table} WHERE t_utc_s >= ? AND t_utc_s < ? ORDER BY t_utc_s"  # noqa: S608
-    return [dict(zip(cols, row, strict=True)) for row in db.execute(sql, span)]
-
-
-def _battery(
-    db: sqlite3.Connection, tables: dict[str, set[str]], span: tuple[float, float], device_id: str | None
-) -> list[tuple[float, float]]:
-    """(time, battery %) of the device from the table with the most battery readings (``battery_pct``
-    and ``t_utc_s`` columns; which table the device-status feature keeps them in is its own business)."""
-    best: list[tuple[float, float]] = []
-    for name, cols in sorted(tables.items()):
-        if not {"t_utc_s", "battery_pct"} <= cols:
-            continue
-        quoted = name.replace('"', '""')  # a name from sqlite_master, quoted as an identifier
-        sql = f'SELECT t_utc_s, battery_pct FROM "{quoted}" WHERE t_utc_s >= ? AND t_utc_s < ?'  # noqa: S608
-        sql += " AND battery_pct IS NOT NULL"
-        args: tuple[object, ...] = span
-        if "device_id" in cols and device_id is not None:
-            sql, args = sql + " AND device_id = ?", (*span, device_id)
-        rows = [(float(t), float(v)) for t, v in db.execute(sql + " ORDER BY t_utc_s", args)]
-        best = rows if len(rows) > len(best) else best
-    return best
-
-
-def _night_range_ms(db: sqlite3.Connection, tables: dict[str, set[str]]) -> tuple[float, float] | None:
-    """The person's nightly normal RMSSD range (ms) from the stored baseline, if it is known yet."""
-    if "baseline" not in tables:
-        return None
-    row = db.execute("SELECT state_json FROM baseline WHERE id = 1").fetchone()
-    if row is None:
-        return None
-    from vagus.signal.baseline import PersonalBaseline
-
-    try:
-        rng = PersonalBaseline.from_dict(json.loads(row[0])).night_range()
-    except ValueError:
-        return None
-    return None if rng.low is None or rng.high is None else (math.exp(rng.low), math.exp(rng.high))
 
 
 # -- formatting ---------------------------------------------------------------------------------------
@@ -250,8 +82,7 @@ def _num(value: float | None, unit: str = "", digits: int = 1) -> str:
     return f"{value:.{digits}f}" + (f" {unit}" if unit else "")
 
 
-def _hm(t_utc_s: float, off: int) -> str:
-    return _local(t_utc_s, off).strftime("%H:%M")
+_hm = hm
 
 
 def _duration(minutes: int) -> str:
@@ -271,80 +102,10 @@ def _dl(items: Sequence[tuple[str, str, str]]) -> str:
     return f'<dl class="summary">{rows}</dl>'
 
 
-# -- SVG charts ------------------------------------------------------------------------------------
-
-_W, _LEFT, _RIGHT, _TOP, _BOTTOM = 760.0, 48.0, 12.0, 14.0, 24.0
+# -- charts ---------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class _Frame:
-    """A plot area: time (s UTC) across, a value range up."""
-
-    t0: float
-    t1: float
-    lo: float
-    hi: float
-    height: float
-
-    def x(self, t: float) -> float:
-        return _LEFT + (t - self.t0) / (self.t1 - self.t0) * (_W - _LEFT - _RIGHT)
-
-    def y(self, v: float) -> float:
-        v = min(max(v, self.lo), self.hi)
-        return self.height - _BOTTOM - (v - self.lo) / (self.hi - self.lo) * (self.height - _TOP - _BOTTOM)
-
-
-def _svg(
-    name: str, frame: _Frame, body: str, *, title: str, desc: str, off: int, unit: str, ticks: Sequence[float]
-) -> str:
-    grid = []
-    for v in ticks:
-        y = frame.y(v)
-        grid.append(f'<line class="grid" x1="{_LEFT}" x2="{_W - _RIGHT}" y1="{y:.1f}" y2="{y:.1f}"/>')
-        grid.append(f'<text class="tick" x="{_LEFT - 4}" y="{y + 3:.1f}" text-anchor="end">{v:g}</text>')
-    step = 3 * 3600 if frame.t1 - frame.t0 > 12 * 3600 else 3600
-    first = math.ceil((frame.t0 + off * 60) / step) * step - off * 60
-    for t in range(int(first), int(frame.t1) + 1, step):
-        x = frame.x(t)
-        grid.append(f'<line class="grid" x1="{x:.1f}" x2="{x:.1f}" y1="{_TOP}" y2="{frame.height - _BOTTOM}"/>')
-        grid.append(f'<text class="tick" x="{x:.1f}" y="{frame.height - 8}" text-anchor="middle">{_hm(t, off)}</text>')
-    axis = f'<text class="axis" x="{_LEFT + 2}" y="{_TOP - 3}">{_e(unit)}</text>'
-    return (
-        f'<svg class="chart" id="chart-{name}" viewBox="0 0 {_W:g} {frame.height:g}" role="img"'
-        f' aria-labelledby="chart-{name}-title chart-{name}-desc" xmlns="http://www.w3.org/2000/svg">'
-        f'<title id="chart-{name}-title">{_e(title)}</title><desc id="chart-{name}-desc">{_e(desc)}</desc>'
-        f"{''.join(grid)}{axis}{body}</svg>"
-    )
-
-
-def _lines(frame: _Frame, points: Sequence[tuple[float, float]], css: str, *, max_gap_s: float = 60.0) -> str:
-    """Polylines through per-minute points, broken wherever minutes are missing (never drawn across a gap)."""
-    runs: list[list[tuple[float, float]]] = []
-    for t, v in points:
-        if runs and t - runs[-1][-1][0] <= max_gap_s + 1e-6:
-            runs[-1].append((t, v))
-        else:
-            runs.append([(t, v)])
-    out = []
-    for run in runs:
-        if len(run) == 1:
-            t, v = run[0]
-            out.append(f'<circle class="{css}" cx="{frame.x(t + 30):.1f}" cy="{frame.y(v):.1f}" r="1.2"/>')
-        else:
-            coords = " ".join(f"{frame.x(t + 30):.1f},{frame.y(v):.1f}" for t, v in run)
-            out.append(f'<polyline class="{css}" points="{coords}"/>')
-    return "".join(out)
-
-
-def _bands(frame: _Frame, spans: Iterable[tuple[float, float]], css: str) -> str:
-    return "".join(
-        f'<rect class="{css}" x="{frame.x(a):.1f}" y="{_TOP}" width="{frame.x(b) - frame.x(a):.1f}"'
-        f' height="{frame.height - _TOP - _BOTTOM:.1f}"/>'
-        for a, b in spans
-    )
-
-
-def _stress_chart(minutes: Sequence[DayMinute], frame: _Frame, off: int, nudges: list, checkins: list) -> str:
+def _stress_chart(minutes: Sequence[DayMinute], frame: Frame, off: int, nudges: list, checkins: list) -> str:
     w = max(frame.x(60.0) - frame.x(0.0), 0.6)
     base = frame.y(0.0)
     body = []
@@ -376,24 +137,10 @@ def _stress_chart(minutes: Sequence[DayMinute], frame: _Frame, off: int, nudges:
         x, s = frame.x(float(c["t_utc_s"])), c.get("self_stress_1to5")
         words = f"check-in: {c.get('answer') or ''}" + (f", felt stress {s}/5" if s is not None else "")
         body.append(
-            f'<circle class="checkin-marker" cx="{x:.1f}" cy="{_TOP + 5:.1f}" r="4.5">'
+            f'<circle class="checkin-marker" cx="{x:.1f}" cy="{TOP + 5:.1f}" r="4.5">'
             f"<title>{_hm(float(c['t_utc_s']), off)} {_e(words)}</title></circle>"
         )
     return "".join(body)
-
-
-def _ticks(lo: float, hi: float, n: int = 4) -> list[float]:
-    """Round values (multiples of 1, 2, 2.5 or 5 × 10^k) in [lo, hi], about ``n`` steps apart."""
-    raw = (hi - lo) / n
-    step = min((s * 10.0**k for k in range(-1, 4) for s in (1, 2, 2.5, 5) if s * 10.0**k >= raw), default=raw)
-    return [k * step for k in range(math.ceil(lo / step - 1e-9), math.floor(hi / step + 1e-9) + 1)]
-
-
-def _range(values: Sequence[float], step: float, floor_at: float | None = None) -> tuple[float, float]:
-    lo, hi = math.floor(min(values) / step) * step, math.ceil(max(values) / step) * step
-    if floor_at is not None:
-        lo = floor_at
-    return lo, hi if hi > lo else lo + step
 
 
 def _series_chart(
@@ -414,17 +161,17 @@ def _series_chart(
     if not points:
         return "", f"No {title.lower()} in this period."
     values = [v for _, v in points]
-    lo, hi = _range(values, step, floor_at)
-    frame = _Frame(frame_span[0], frame_span[1], lo, hi, 150.0)
+    lo, hi = value_range(values, step, floor_at)
+    frame = Frame(frame_span[0], frame_span[1], lo, hi, 150.0)
     low_t, low_v = min(points, key=lambda p: p[1])
     high_t, high_v = max(points, key=lambda p: p[1])
     text = (
-        f"{title}: mean {_num(_mean(values), unit)} over {len(points)} minutes; lowest {_num(low_v, unit)}"
+        f"{title}: mean {_num(mean(values), unit)} over {len(points)} minutes; lowest {_num(low_v, unit)}"
         f" at {_hm(low_t, off)}, highest {_num(high_v, unit)} at {_hm(high_t, off)}."
     )
-    body = _bands(frame, sleep, "sleep-band") + _lines(frame, points, f"line {name}")
-    svg = _svg(
-        name, frame, body, title=f"{title} per minute ({unit})", desc=text, off=off, unit=unit, ticks=_ticks(lo, hi)
+    body = bands(frame, sleep, "sleep-band") + polylines(frame, points, f"line {name}")
+    svg = svg_chart(
+        name, frame, body, title=f"{title} per minute ({unit})", desc=text, off=off, unit=unit, ticks=ticks(lo, hi)
     )
     return svg, text
 
@@ -454,15 +201,15 @@ def _day_sections(
     items = [
         ("minutes_with_reading", "Minutes with a reading", f"{len(minutes)} of {round((span[1] - span[0]) / 60)}"),
         ("minutes_scored", "Minutes with a stress score", str(len(scored))),
-        ("mean_stress", "Average stress score (0–100)", _num(_mean(m.stress_score for m in scored))),
+        ("mean_stress", "Average stress score (0–100)", _num(mean(m.stress_score for m in scored))),
         *((f"minutes_{lv}", f"Minutes at {lv} ({LEVEL_BANDS[lv]})", str(levels[lv])) for lv in LEVEL_COLOURS),
         *((f"gated_{g}", f"Minutes not scored: {GATE_WORDS.get(g, g)}", str(n)) for g, n in sorted(gates.items())),
-        ("mean_hr_bpm", "Average heart rate", _num(_mean(m.hr_bpm for m in minutes), "bpm")),
-        ("mean_rmssd_ms", "Average RMSSD", _num(_mean(m.rmssd_ms for m in minutes), "ms")),
+        ("mean_hr_bpm", "Average heart rate", _num(mean(m.hr_bpm for m in minutes), "bpm")),
+        ("mean_rmssd_ms", "Average RMSSD", _num(mean(m.rmssd_ms for m in minutes), "ms")),
         (
             "mean_breathing_brpm",
             "Average breathing rate",
-            _num(_mean(m.breathing_rate_brpm for m in minutes), "breaths/min"),
+            _num(mean(m.breathing_rate_brpm for m in minutes), "breaths/min"),
         ),
         (
             "nudges",
@@ -473,7 +220,7 @@ def _day_sections(
     ]
     out = [f'<section id="summary"><h2>Summary</h2>{_dl(items)}</section>']
 
-    frame = _Frame(span[0], span[1], 0.0, 100.0, 210.0)
+    frame = Frame(span[0], span[1], 0.0, 100.0, 210.0)
     parts = [f"{levels[lv]} min {lv}" for lv in LEVEL_COLOURS if levels[lv]]
     text = f"Stress was scored in {len(scored)} minutes" + (f": {', '.join(parts)}." if parts else ".")
     if scored:
@@ -485,7 +232,7 @@ def _day_sections(
         text += f" Markers: {len(nudges)} nudges (triangles), {len(checkins)} check-ins (circles)."
     body = _stress_chart(minutes, frame, off, nudges, checkins)
     title = "Stress score per minute, coloured by level (0–100)"
-    svg = _svg("stress", frame, body, title=title, desc=text, off=off, unit="score", ticks=(0, 25, 50, 75, 100))
+    svg = svg_chart("stress", frame, body, title=title, desc=text, off=off, unit="score", ticks=(0, 25, 50, 75, 100))
     legend = _legend(
         [
             *((c, f"{lv} {LEVEL_BANDS[lv]}") for lv, c in LEVEL_COLOURS.items()),
@@ -506,11 +253,13 @@ def _day_sections(
     )
     out.append(f'<section id="breathing"><h2>Breathing rate</h2>{_figure(*breathing)}</section>')
     if battery:
-        frame = _Frame(span[0], span[1], 0.0, 100.0, 120.0)
+        frame = Frame(span[0], span[1], 0.0, 100.0, 120.0)
         (t0, p0), (t1, p1) = battery[0], battery[-1]
         text = f"Battery: {p0:.0f} % at {_hm(t0, off)}, {p1:.0f} % at {_hm(t1, off)}."
-        body = _lines(frame, battery, "line battery", max_gap_s=_BATTERY_GAP_S)
-        svg = _svg("battery", frame, body, title="Device battery (%)", desc=text, off=off, unit="%", ticks=(0, 50, 100))
+        body = polylines(frame, battery, "line battery", max_gap_s=_BATTERY_GAP_S)
+        svg = svg_chart(
+            "battery", frame, body, title="Device battery (%)", desc=text, off=off, unit="%", ticks=(0, 50, 100)
+        )
         out.append(f'<section id="device"><h2>Device</h2>{_figure(svg, text)}</section>')
     return out
 
@@ -532,7 +281,7 @@ def _night_block(n: NightRow, off: int) -> str:
         ("rmssd_ms", "Nocturnal RMSSD", _num(n.rmssd_ms, "ms")),
         ("recovery", "Recovery (RMSSD against your baseline)", _recovery(n)),
     ]
-    start = _local(n.onset_utc_s, off).strftime("%A %d %B %Y")
+    start = local_time(n.onset_utc_s, off).strftime("%A %d %B %Y")
     return (
         f'<div class="night" data-onset-utc-s="{n.onset_utc_s!r}"><h3>Night starting {_e(start)}</h3>{_dl(items)}</div>'
     )
@@ -543,26 +292,26 @@ def _history_chart(nights: Sequence[NightRow], normal: tuple[float, float] | Non
     if not shown:
         return "", "No nocturnal RMSSD stored yet."
     hi = math.ceil(max([n.rmssd_ms or 0.0 for n in shown] + ([normal[1]] if normal else [])) / 20.0) * 20.0
-    frame = _Frame(0.0, float(max(len(shown), 7)), 0.0, hi, 170.0)  # a bar never wider than a week's
+    frame = Frame(0.0, float(max(len(shown), 7)), 0.0, hi, 170.0)  # a bar never wider than a week's
     body = []
     if normal:
         y0, y1 = frame.y(normal[1]), frame.y(normal[0])
         body.append(
-            f'<rect class="normal-band" x="{_LEFT}" y="{y0:.1f}" width="{_W - _LEFT - _RIGHT:g}"'
+            f'<rect class="normal-band" x="{LEFT}" y="{y0:.1f}" width="{WIDTH - LEFT - RIGHT:g}"'
             f' height="{y1 - y0:.1f}"/>'
         )
     for i, n in enumerate(shown):
         x0, x1, y = frame.x(i + 0.15), frame.x(i + 0.85), frame.y(n.rmssd_ms or 0.0)
-        label = _local(n.onset_utc_s - 12 * 3600, off).strftime("%d %b")
+        label = local_time(n.onset_utc_s - 12 * 3600, off).strftime("%d %b")
         body.append(
             f'<rect class="night-bar" x="{x0:.1f}" y="{y:.1f}" width="{x1 - x0:.1f}" height="{frame.y(0) - y:.1f}">'
             f"<title>night of {label}: {n.rmssd_ms:.1f} ms</title></rect>"
             f'<text class="tick" x="{(x0 + x1) / 2:.1f}" y="{frame.height - 8}" text-anchor="middle">{label}</text>'
         )
     grid = "".join(
-        f'<line class="grid" x1="{_LEFT}" x2="{_W - _RIGHT}" y1="{frame.y(v):.1f}" y2="{frame.y(v):.1f}"/>'
-        f'<text class="tick" x="{_LEFT - 4}" y="{frame.y(v) + 3:.1f}" text-anchor="end">{v:g}</text>'
-        for v in _ticks(0.0, hi)
+        f'<line class="grid" x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{frame.y(v):.1f}" y2="{frame.y(v):.1f}"/>'
+        f'<text class="tick" x="{LEFT - 4}" y="{frame.y(v) + 3:.1f}" text-anchor="end">{v:g}</text>'
+        for v in ticks(0.0, hi)
     )
     band = (
         f" Your normal range: {normal[0]:.0f}–{normal[1]:.0f} ms (shaded)."
@@ -571,10 +320,10 @@ def _history_chart(nights: Sequence[NightRow], normal: tuple[float, float] | Non
     )
     text = f"Nocturnal RMSSD of the last {len(shown)} night(s), latest {shown[-1].rmssd_ms:.1f} ms.{band}"
     svg = (
-        f'<svg class="chart" id="chart-nights" viewBox="0 0 {_W:g} {frame.height:g}" role="img"'
+        f'<svg class="chart" id="chart-nights" viewBox="0 0 {WIDTH:g} {frame.height:g}" role="img"'
         ' aria-labelledby="chart-nights-title"'
         f' xmlns="http://www.w3.org/2000/svg"><title id="chart-nights-title">{_e(text)}</title>{grid}'
-        f'<text class="axis" x="{_LEFT + 2}" y="{_TOP - 3}">ms</text>{"".join(body)}</svg>'
+        f'<text class="axis" x="{LEFT + 2}" y="{TOP - 3}">ms</text>{"".join(body)}</svg>'
     )
     return svg, text
 
@@ -659,7 +408,7 @@ def build_report(
     is no store. ``utc_offset_min``: local time minus UTC, minutes (ValueError outside ±14 h).
     ``device_id``: whose windows to draw (default: the device with the most minutes in the period).
     """
-    _check_offset(utc_offset_min)
+    check_offset(utc_offset_min)
     path = Path(store_path)
     if day is None:
         day = latest_day(path, night=night, utc_offset_min=utc_offset_min)
@@ -667,10 +416,10 @@ def build_report(
             what = "nights (sleep detection writes one after a night's sleep)" if night else "readings"
             raise StoreError(f"the local store {path} holds no {what} yet")
     off = utc_offset_min
-    midnight = _local_midnight_utc_s(day, off)
-    db = _connect(path)
+    midnight = local_midnight_utc_s(day, off)
+    db = connect(path)
     try:
-        tables = _tables(db)
+        tables = table_columns(db)
         if "indicators" not in tables:
             raise StoreError(f"{path} is not a vagus store (no indicators table)")
         nights = load_nights(db)
@@ -678,10 +427,10 @@ def build_report(
             return _night_report(db, tables, path, day, nights=nights, midnight=midnight, off=off, device_id=device_id)
         span = (midnight, midnight + 86_400.0)
         device, minutes, counts = load_minutes(db, *span, device_id)
-        nudges = _events(db, tables, "nudge_events", ("kind", "sent", "text", "stress_score"), span)
-        checkins = _events(db, tables, "checkins", ("source", "answer", "self_stress_1to5"), span)
-        battery = _battery(db, tables, span, device)
-        shown = _events(db, tables, "safety_shown", ("reason",), span) if support is not None else []
+        nudges = events_in(db, tables, "nudge_events", ("kind", "sent", "text", "stress_score"), span)
+        checkins = events_in(db, tables, "checkins", ("source", "answer", "self_stress_1to5"), span)
+        battery = battery_readings(db, tables, span, device)
+        shown = events_in(db, tables, "safety_shown", ("reason",), span) if support is not None else []
     finally:
         db.close()
     sections = (
@@ -742,7 +491,7 @@ def _night_report(
     end = max([midnight + (24 + _NIGHT_TO_H) * 3600.0] + [n.wake_utc_s + 1800.0 for n in chosen])
     start, end = math.floor(start / 3600) * 3600.0, math.ceil(end / 3600) * 3600.0
     device, minutes, _ = load_minutes(db, start, end, device_id)
-    normal = _night_range_ms(db, tables)
+    normal = night_range_ms(db, tables)
     sleep = [(n.onset_utc_s, n.wake_utc_s) for n in chosen]
     if chosen:
         sections = [f'<section id="nights"><h2>Sleep</h2>{"".join(_night_block(n, off) for n in chosen)}</section>']

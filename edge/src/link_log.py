@@ -4,8 +4,7 @@ The agent's links report every state change (:class:`~vagus.edge.link_state.Link
 battery level; ``vagus run`` writes them here as they come, beside showing them live. Readers
 (dashboards, reports, ``vagus doctor``) get them back per device and time range.
 
-The store has no public handle on its SQLite connection, so this module runs its own SQL on
-``Store._db``, as nudge_stage.py does; its tables are its own.
+This module runs its own SQL on ``Store.connection``, as nudge_stage.py does; its tables are its own.
 """
 
 from __future__ import annotations
@@ -36,8 +35,8 @@ class BatteryReading:
 
 def add_link_event(store: Store, event: LinkEvent) -> None:
     """Store one state change of a device link."""
-    with store._db:
-        store._db.execute(
+    with store.connection:
+        store.connection.execute(
             "INSERT INTO link_events (device_id, t_utc_s, state, reason, retry_in_s) VALUES (?, ?, ?, ?, ?)",
             (event.device_id, event.t_utc_s, event.state.value, event.reason, event.retry_in_s),
         )
@@ -47,8 +46,8 @@ def add_battery(store: Store, device_id: str, t_utc_s: float, level_pct: int) ->
     """Store one battery reading (percent, 0–100; ValueError otherwise). The same instant again replaces it."""
     if not 0 <= level_pct <= 100:
         raise ValueError(f"battery level must be 0–100 %, got {level_pct}")
-    with store._db:
-        store._db.execute(
+    with store.connection:
+        store.connection.execute(
             "INSERT OR REPLACE INTO battery_readings (device_id, t_utc_s, level_pct) VALUES (?, ?, ?)",
             (device_id, t_utc_s, int(level_pct)),
         )
@@ -67,7 +66,7 @@ def link_events(
 ) -> list[LinkEvent]:
     """Stored link events in time order (all devices, or one), in ``[since, until)``."""
     where, args = _where(device_id, since_utc_s, until_utc_s)
-    rows = store._db.execute(
+    rows = store.connection.execute(
         f"SELECT device_id, t_utc_s, state, reason, retry_in_s FROM link_events WHERE {where}"  # noqa: S608 — fixed clauses; values are bound
         " ORDER BY t_utc_s, rowid",
         args,
@@ -80,7 +79,7 @@ def battery_readings(
 ) -> list[BatteryReading]:
     """Stored battery readings in time order, in ``[since, until)``."""
     where, args = _where(device_id, since_utc_s, until_utc_s)
-    rows = store._db.execute(
+    rows = store.connection.execute(
         f"SELECT device_id, t_utc_s, level_pct FROM battery_readings WHERE {where} ORDER BY t_utc_s",  # noqa: S608 — fixed clauses; values are bound
         args,
     ).fetchall()

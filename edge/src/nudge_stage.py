@@ -7,8 +7,8 @@ desktop notification). In the "weekly_summary" mode it sends the week's summary 
 (``weekly.py``), through ``on_weekly``. The policy's budget, snooze and wording rotation are kept in ``nudge_state``
 and written at every change, so the daily cap, the spacing and a snooze survive a restart.
 
-The store has no public handle on its SQLite connection, so this stage runs its own SQL on
-``Store._db`` (its tables are its own, created by migration 0007).
+This stage runs its own SQL on ``Store.connection`` (its tables are its own, created by migrations
+0007 and 0011).
 """
 
 from __future__ import annotations
@@ -49,7 +49,7 @@ class NudgeStage:
         rng: random.Random | None = None,
     ) -> None:
         self._store = store
-        self._db: sqlite3.Connection = store._db  # no public handle (module docstring)
+        self._db: sqlite3.Connection = store.connection
         self._on_nudge = on_nudge
         # The hold-back coin: it must be fair and independent of the person's state, not secret.
         rng = rng if rng is not None else random.Random()  # noqa: S311 — not a secret

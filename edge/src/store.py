@@ -71,6 +71,13 @@ class Store:
             raise StoreError(f"cannot create the local store {self.path}: {exc}") from exc
 
     @property
+    def connection(self) -> sqlite3.Connection:
+        """The store's SQLite connection (autocommit; one thread: the agent's event loop), for the edge's
+        own stages whose tables a migration made (nudges, link events, weekly summaries). Other code
+        uses the methods above."""
+        return self._db
+
+    @property
     def version(self) -> int:
         return int(self._db.execute("PRAGMA user_version").fetchone()[0])
 
