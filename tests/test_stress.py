@@ -92,6 +92,23 @@ def test_without_an_accelerometer_heart_rate_dynamics_gate():
     assert stressed.gate is None and stressed.level == StressLevel.HIGH
 
 
+def test_a_fast_heart_rate_rise_is_the_start_of_exercise():
+    # Windows every 5 s: HR 60 → 76 within 30 s (16 bpm > 15), still under the 30-bpm level gate.
+    onset = StressTracker()
+    for k, hr in enumerate([60.0] * 7 + [62.0, 65.0, 68.0, 71.0, 74.0, 76.0]):
+        result = onset.update(record(1000.0 + 5 * k, rmssd=25.0, hr=hr), REF)
+    assert result.gate == Gate.ACTIVE  # 76 (t = 1060) − 60 (t = 1030) = 16
+    # The same rise over 60 s (8 bpm per 30 s) is how stress comes on: scored.
+    stress = StressTracker()
+    hrs = [60.0] * 7 + [60.0 + 16.0 * j / 12 for j in range(1, 13)]
+    results = [stress.update(record(1000.0 + 5 * k, rmssd=25.0, hr=hr), REF) for k, hr in enumerate(hrs)]
+    assert all(r.gate is None for r in results) and results[-1].level == StressLevel.HIGH
+    # Never across a gap: a window 30 s after one that is 10 minutes old is not a rise.
+    gap = StressTracker()
+    gap.update(record(1000.0, rmssd=40.0, hr=60.0), REF)
+    assert gap.update(record(1600.0, rmssd=25.0, hr=76.0), REF).gate is None
+
+
 def test_the_baseline_starts_from_population_norms_and_learns():
     baseline = PersonalBaseline(days_to_learn=7)
     assert baseline.reference() == POPULATION

@@ -23,14 +23,17 @@ changes are proportional (Plews et al. 2012, Eur J Appl Physiol 112:3729). The w
 intervals), ``not_worn`` (no skin contact), ``low_quality`` (under 80 % of the window's beats are
 clean), ``too_few_beats``, and ``active``: physical activity raises HR and lowers HRV exactly as
 stress does, so while moving — accelerometer activity above ``active_threshold`` where the device
-has one, otherwise HR more than max(30 bpm, 4 σ_HR) above the calm reference — and for
-``after_activity_s`` after it (recovery), the score is withheld (Firstbeat likewise stops judging
-stress above 20 % of VO2max).
+has one; and, with or without one (a strap or a ring hardly moves on a bike), HR more than
+max(30 bpm, 4 σ_HR) above the calm reference, or the windows' HR rising more than 15 bpm within 30 s
+(the start of exercise, before HR has climbed that far; stress raises HR by less, and more slowly) —
+and for ``after_activity_s`` after it (recovery), the score is withheld (Firstbeat likewise stops
+judging stress above 20 % of VO2max).
 """
 
 from __future__ import annotations
 
 import math
+from collections import deque
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -65,6 +68,10 @@ class StressParams:
     active_threshold: float = 0.3  # accelerometer activity (0 still, ~1 walking)
     active_hr_margin_bpm: float = 30.0
     active_hr_sds: float = 4.0
+    # Exercise onset: the 60-s windows' mean HR rising faster than this. Exercise raises HR by tens of
+    # bpm with τ ≈ 40 s, stress by ~5–20 bpm with τ ≈ 60 s (docs/simulator.md; research/signal.md §3).
+    active_hr_rise_bpm: float = 15.0
+    active_hr_rise_window_s: float = 30.0
     after_activity_s: float = 300.0
 
     def __post_init__(self) -> None:
@@ -106,6 +113,22 @@ class StressTracker:
     def __init__(self, params: StressParams = StressParams()) -> None:
         self.params = params
         self._active_until_s = -math.inf
+        self._recent_hr: deque[tuple[float, float]] = deque()  # (window end, HR) of the last ~45 s
+
+    def _hr_rise(self, t_end_utc_s: float, hr_bpm: float) -> float | None:
+        """HR now minus HR ``active_hr_rise_window_s`` earlier (bpm); None without a window that old
+        (a start, or a gap: the windows before a gap are not compared across it)."""
+        span = self.params.active_hr_rise_window_s
+        recent = self._recent_hr
+        while recent and recent[0][0] < t_end_utc_s - span - 15.0:
+            recent.popleft()
+        earlier = None
+        for entry in recent:  # the newest window at least ``span`` older than this one
+            if t_end_utc_s - entry[0] < span:
+                break
+            earlier = entry
+        recent.append((t_end_utc_s, hr_bpm))
+        return None if earlier is None else hr_bpm - earlier[1]
 
     def update(
         self,
@@ -127,7 +150,9 @@ class StressTracker:
         moving = activity > p.active_threshold if activity is not None else False
         margin_bpm = max(p.active_hr_margin_bpm, p.active_hr_sds * reference.hr_sd_bpm)
         hr_high = record.hr_bpm > reference.hr_mean_bpm + margin_bpm
-        if moving or hr_high:
+        rise = self._hr_rise(record.t_end_utc_s, record.hr_bpm)
+        rising = rise is not None and rise > p.active_hr_rise_bpm
+        if moving or hr_high or rising:
             self._active_until_s = record.t_end_utc_s + p.after_activity_s
         if record.t_end_utc_s <= self._active_until_s:
             return StressResult(None, None, Gate.ACTIVE)
