@@ -84,3 +84,51 @@ def test_the_weekly_summary_goes_to_the_terminal_and_to_sync(tmp_path):
         channel.on_weekly(summary)
     assert queued == [summary]
     assert "  Your week: 1 h 35 min of medium or high stress (most on Tuesday)" in out.getvalue()
+
+
+def test_a_support_message_shown_by_vagus_checkin_reaches_the_phone_through_the_running_agent(tmp_path):
+    from vagus.edge.checkins import record_checkin
+    from vagus.edge.safety import Resource, check_safety
+
+    sent = []
+
+    class Sync:
+        enabled = True
+
+        def submit_support(self, message: object, t_utc_s: float) -> None:
+            sent.append((message, t_utc_s))
+
+    settings = SafetySettings(resources=[Resource(name="Ana", phone="+44 20 7946 0000")])
+    now = time.time()
+    with Store(tmp_path / "s.db") as store:
+        # Three days ago: shown then, never sent; too old to send late.
+        record_checkin(store, "need_help", now - 3 * 86_400, source="cli")
+        assert check_safety(store, now - 3 * 86_400, settings) is not None
+        channel = PersonChannel(store, Sync(), settings, out=None, desktop=False)  # type: ignore[arg-type]
+        channel.poll()
+        assert sent == []
+        # `vagus checkin need_help` in a terminal (another process): it shows the message there ...
+        record_checkin(tmp_path / "s.db", "need_help", now, source="cli")
+        assert check_safety(tmp_path / "s.db", now, settings) is not None
+        channel.poll()  # within 30 s of the last look: not yet
+        assert sent == []
+        channel.relay_support()  # ... and the agent sends it over MQTT, once
+        channel.relay_support()
+    [(message, t)] = sent
+    assert t == now and message.nudge_fields()["nudge"] == "support"
+    assert [(r.name, r.how) for r in message.payload_resources()] == [("Ana", "phone +44 20 7946 0000")]
+
+
+def test_without_sync_nothing_is_marked_sent(tmp_path):
+    from vagus.edge.checkins import record_checkin
+    from vagus.edge.safety import check_safety, unsent_messages
+
+    class NoSyncHere:
+        enabled = False
+
+    now = time.time()
+    with Store(tmp_path / "s.db") as store:
+        record_checkin(store, "need_help", now, source="cli")
+        assert check_safety(store, now, SafetySettings()) is not None
+        PersonChannel(store, NoSyncHere(), SafetySettings(), out=None, desktop=False).relay_support()  # type: ignore[arg-type]
+        assert len(unsent_messages(store.connection, SafetySettings(), since_utc_s=now - 60)) == 1

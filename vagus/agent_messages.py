@@ -5,7 +5,8 @@ desktop notification where the agent runs in a desktop session ([nudges] desktop
 ``nudge`` topic for a phone or Home Assistant ([sync]). In: a check-in over MQTT is stored with the
 indicators of its moment (``vagus.edge.checkins``); a snooze pauses the nudges at once; then the
 safety rule (``vagus.edge.safety``, docs/safety.md) looks at the person's own check-ins and, when
-it fires, shows the support contacts through the same three channels, at most once a day.
+it fires, shows the support contacts through the same three channels, at most once a day. A message
+``vagus checkin`` showed in a terminal (another process) is sent over MQTT by the running agent too.
 
 Nothing here logs what a message says at INFO: a nudge or a check-in is personal.
 """
@@ -13,6 +14,7 @@ Nothing here logs what a message says at INFO: a nudge or a check-in is personal
 from __future__ import annotations
 
 import logging
+import math
 import os
 import shutil
 import subprocess
@@ -34,6 +36,8 @@ __all__ = ["PersonChannel", "desktop_notification"]
 log = logging.getLogger(__name__)
 
 _ANSWERS = "stressed | not_stressed | need_help | snooze"
+_POLL_S = 30.0  # how often the running agent looks for safety messages shown by `vagus checkin`
+_RELAY_WITHIN_S = 86_400.0  # a message shown longer ago than this is not sent late
 
 
 def desktop_notification(title: str, body: str, *, env: dict[str, str] | None = None) -> bool:
@@ -80,6 +84,7 @@ class PersonChannel:
         self.nudges: NudgeStage | None = None  # the agent's nudge stage, set once the agent exists
         self.received = 0  # check-ins stored from MQTT
         self.support_shown = 0
+        self._polled = -math.inf
 
     def _say(self, text: str) -> None:
         if self._out is not None:
@@ -125,9 +130,30 @@ class PersonChannel:
             self.show_support(message_due, t_utc_s)
 
     def show_support(self, message: SafetyMessage, t_utc_s: float) -> None:
-        """The safety rule fired: the support contacts, through every channel a nudge uses."""
+        """The safety rule fired here: the support contacts in the terminal and on the desktop, and (as
+        every message shown, :meth:`relay_support`) over MQTT."""
         self.support_shown += 1
         self._say("\n" + message.render() + "\n")
         if self._desktop:
             desktop_notification(message.title, message.text)
-        self._sync.submit_support(message, t_utc_s)
+        self.relay_support()
+
+    def poll(self) -> None:
+        """Called with every record; at most every ``_POLL_S`` of wall time, relays the safety messages
+        another process showed (``vagus checkin need_help`` in a terminal)."""
+        now = time.monotonic()
+        if now - self._polled < _POLL_S:
+            return
+        self._polled = now
+        self.relay_support()
+
+    def relay_support(self) -> None:
+        """Send every safety message shown in the last day and not sent yet over MQTT, once (the store
+        records which were sent). Without sync nothing is marked, so a later run with sync sends them."""
+        from vagus.edge.safety import unsent_messages
+
+        if not self._sync.enabled:
+            return
+        since = time.time() - _RELAY_WITHIN_S
+        for t_utc_s, message in unsent_messages(self._store.connection, self._safety, since_utc_s=since):
+            self._sync.submit_support(message, t_utc_s)

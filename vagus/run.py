@@ -291,7 +291,14 @@ async def _run_on(
         # Simulated and replayed wearables are not the person's body: their nudges stay in the terminal.
         desktop = config.nudges.desktop and options.ble
         channel = PersonChannel(store, sync, config.safety, out=None if options.quiet else out, desktop=desktop)
-        report = _Report(store, view, sync, quiet=options.quiet, alive=Heartbeat(options.health_file).beat)
+        heartbeat = Heartbeat(options.health_file)
+
+        def each_record() -> None:
+            heartbeat.beat()
+            assert channel is not None  # noqa: S101 — set just above
+            channel.poll()
+
+        report = _Report(store, view, sync, quiet=options.quiet, each_record=each_record)
         agent = Agent(
             transports=transports,
             store=store,
@@ -356,16 +363,16 @@ class _Report:
     levels through link_log.py)."""
 
     def __init__(
-        self, store: Store, view: LiveView, sync: AgentSync, *, quiet: bool, alive: Callable[[], None]
+        self, store: Store, view: LiveView, sync: AgentSync, *, quiet: bool, each_record: Callable[[], None]
     ) -> None:
-        self._alive = alive
+        self._each_record = each_record  # the liveness file; relaying messages other processes showed
         self._store = store
         self._view = view
         self._sync = sync
         self._quiet = quiet
 
     def on_indicators(self, device_id: str, record: Indicators) -> None:
-        self._alive()
+        self._each_record()
         if not self._quiet:
             self._view.show(device_id, record)
         self._sync.submit(device_id, record)

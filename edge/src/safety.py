@@ -54,6 +54,7 @@ __all__ = [
     "last_shown_utc_s",
     "local_day",
     "safety_message",
+    "unsent_messages",
 ]
 
 NOT_A_MEDICAL_DEVICE: Final = (
@@ -224,6 +225,27 @@ def last_shown_utc_s(store: Store | str | PathLike[str]) -> float | None:
     return None if row[0] is None else float(row[0])
 
 
+def unsent_messages(
+    conn: sqlite3.Connection, settings: SafetySettings, *, since_utc_s: float
+) -> list[tuple[float, SafetyMessage]]:
+    """Safety messages shown since ``since_utc_s`` (by this process or another, e.g. ``vagus checkin``)
+    that no agent has sent over MQTT yet, oldest first, with when they were shown; each is marked sent
+    as it is returned (the caller queues it in the durable outbox). Empty when the rule is off."""
+    if not settings.enabled:
+        return []
+    rows = conn.execute(
+        "SELECT local_day, t_utc_s, reason, high_days, window_days FROM safety_shown"
+        " WHERE sent_utc_s IS NULL AND t_utc_s >= ? ORDER BY t_utc_s",
+        (since_utc_s,),
+    ).fetchall()
+    out = []
+    for day, t_utc_s, reason, high_days, window_days in rows:
+        conn.execute("UPDATE safety_shown SET sent_utc_s = ? WHERE local_day = ?", (t_utc_s, day))
+        trigger = SafetyTrigger(reason, int(high_days or 0), int(window_days or settings.window_days))
+        out.append((float(t_utc_s), safety_message(trigger, settings)))
+    return out
+
+
 def check_safety(
     store: Store | str | PathLike[str], now_utc_s: float, settings: SafetySettings
 ) -> SafetyMessage | None:
@@ -245,8 +267,14 @@ def check_safety(
         try:
             # Another process (the agent and `vagus checkin`) may have shown it today already: one wins.
             conn.execute(
-                "INSERT INTO safety_shown (local_day, t_utc_s, reason) VALUES (?, ?, ?)",
-                (local_day(now_utc_s, settings.timezone).isoformat(), now_utc_s, trigger.reason),
+                "INSERT INTO safety_shown (local_day, t_utc_s, reason, high_days, window_days) VALUES (?, ?, ?, ?, ?)",
+                (
+                    local_day(now_utc_s, settings.timezone).isoformat(),
+                    now_utc_s,
+                    trigger.reason,
+                    trigger.high_days,
+                    trigger.window_days,
+                ),
             )
         except sqlite3.IntegrityError:
             return None
