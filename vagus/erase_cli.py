@@ -16,10 +16,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 from vagus.errors import ConfigError, VagusError
-from vagus.export_cli import _common_arguments, _load, _person, dead_letters_for, server_data_for
+from vagus.export_cli import _common_arguments, _load, _person, bridge_config_for, dead_letters_for, server_data_for
 
 if TYPE_CHECKING:
-    from vagus.sync.server_data import ServerData
+    from vagus.sync.settings import BridgeConfig
 
 __all__ = ["add_erase_parser", "main"]
 
@@ -51,13 +51,13 @@ def _cmd_erase(args: argparse.Namespace, out: TextIO | None = None, ask: Callabl
     try:
         config, store_path = _load(args)
         person = _person(args, config)
-        server = server_data_for(args.bridge_config) if args.server else None
-        if not args.yes and not _confirmed(person, store_path, server is not None, out, ask):
+        bridge = bridge_config_for(args.bridge_config) if args.server else None
+        if not args.yes and not _confirmed(person, store_path, bridge is not None, out, ask):
             out.write("vagus: nothing erased (confirmation did not match)\n")
             return 1
         _erase_local(store_path, out)
-        if server is not None:
-            _erase_server(server, person, args, out)
+        if bridge is not None:
+            _erase_server(bridge, person, args.drop_bucket, out)
     except ConfigError:
         raise
     except VagusError as exc:
@@ -92,8 +92,8 @@ def _erase_local(store_path: Path, out: TextIO) -> None:
     out.write(f"  file size {erased.bytes_before} → {erased.bytes_after} bytes\n")
 
 
-def _erase_server(server: ServerData, person: str, args: argparse.Namespace, out: TextIO) -> None:
-    report = server.erase(person, drop_location=args.drop_bucket)
+def _erase_server(bridge: BridgeConfig, person: str, drop_bucket: bool, out: TextIO) -> None:
+    report = server_data_for(bridge).erase(person, drop_location=drop_bucket)
     out.write(f"vagus: erased on the server ({report.kind.value}, {report.location}): {report.total} points\n")
     for name, n in report.deleted.items():
         out.write(f"  {name:<28} {n:>9} points deleted\n")
@@ -101,12 +101,10 @@ def _erase_server(server: ServerData, person: str, args: argparse.Namespace, out
         out.write(f"  dropped {report.location}\n")
     for note in report.notes:
         out.write(f"  note: {note}\n")
-    letters, prefix = dead_letters_for(args.bridge_config, out)
+    letters = dead_letters_for(bridge, out)
     if letters is not None:
-        try:
-            n = letters.erase_person(prefix, person)
-        finally:
-            letters.close()
+        with letters:
+            n = letters.erase_person(bridge.bridge.prefix, person)
         out.write(f"  {'dead letters':<28} {n:>9} deleted from {letters.path}\n")
 
 

@@ -20,8 +20,9 @@ if TYPE_CHECKING:
     from vagus.config import Config
     from vagus.sync.deadletter import DeadLetters
     from vagus.sync.server_data import ServerData
+    from vagus.sync.settings import BridgeConfig
 
-__all__ = ["add_export_parser", "dead_letters_for", "main", "server_data_for"]
+__all__ = ["add_export_parser", "bridge_config_for", "dead_letters_for", "main", "server_data_for"]
 
 
 def add_export_parser(commands: argparse._SubParsersAction) -> None:
@@ -66,27 +67,32 @@ def _person(args: argparse.Namespace, config: Config) -> str:
     return person
 
 
-def server_data_for(bridge_config: Path | None) -> ServerData:
-    """The database server the bridge writes to, with the bridge's credentials (file or environment)."""
-    from vagus.sync.server_data import ServerData
-    from vagus.sync.settings import influx_target, load_bridge_config
-
-    config = load_bridge_config(bridge_config)
-    return ServerData(influx_target(config.influx), bucket_template=config.influx.bucket)
-
-
-def dead_letters_for(bridge_config: Path | None, out: TextIO) -> tuple[DeadLetters | None, str]:
-    """The bridge's dead-letter store, if its file is on this machine (the bridge's host), and the
-    topic prefix; else ``None`` and a line on ``out`` saying it was left out and where it is."""
-    from vagus.sync.deadletter import DeadLetters
+def bridge_config_for(path: Path | None) -> BridgeConfig:
+    """The bridge's config file (``--bridge-config``): the database it writes to, its credentials (file
+    or environment), and where its dead letters are."""
     from vagus.sync.settings import load_bridge_config
 
-    config = load_bridge_config(bridge_config)
-    path = Path(config.bridge.dead_letter_path)
+    return load_bridge_config(path)
+
+
+def server_data_for(bridge: BridgeConfig) -> ServerData:
+    """The database server the bridge writes to, with the bridge's credentials."""
+    from vagus.sync.server_data import ServerData
+    from vagus.sync.settings import influx_target
+
+    return ServerData(influx_target(bridge.influx), bucket_template=bridge.influx.bucket)
+
+
+def dead_letters_for(bridge: BridgeConfig, out: TextIO) -> DeadLetters | None:
+    """The bridge's dead-letter store, if its file is on this machine (the bridge's host); else ``None``
+    and a line on ``out`` saying it was left out and where it is."""
+    from vagus.sync.deadletter import DeadLetters
+
+    path = Path(bridge.bridge.dead_letter_path)
     if not path.exists():
         out.write(f"  note: no dead-letter store at {path} on this machine; run on the bridge's host to include it\n")
-        return None, config.bridge.prefix
-    return DeadLetters(path), config.bridge.prefix
+        return None
+    return DeadLetters(path)
 
 
 def _cmd_export(args: argparse.Namespace, out: TextIO | None = None) -> int:
@@ -104,19 +110,17 @@ def _cmd_export(args: argparse.Namespace, out: TextIO | None = None) -> int:
         for path in local.rr_files.values():
             out.write(f"  RR series (ms, one per line)  → {path.name}\n")
         if args.server:
-            server = server_data_for(args.bridge_config)
-            report = server.export(person, root / "server")
+            bridge = bridge_config_for(args.bridge_config)
+            report = server_data_for(bridge).export(person, root / "server")
             out.write(f"vagus: server ({report.kind.value}, {report.location}) → {root / 'server'}\n")
             for name, n in report.counts.items():
                 out.write(f"  {name:<28} {n:>9} points\n")
             if not report.counts:
                 out.write("  (nothing stored for this person)\n")
-            letters, prefix = dead_letters_for(args.bridge_config, out)
+            letters = dead_letters_for(bridge, out)
             if letters is not None:
-                try:
-                    kept = letters.of_person(prefix, person)
-                finally:
-                    letters.close()
+                with letters:
+                    kept = letters.of_person(bridge.bridge.prefix, person)
                 target = root / "server" / "dead-letters.json"
                 target.write_text(json.dumps(kept, indent=1), encoding="utf-8")
                 out.write(f"  dead letters (the bridge could not use) {len(kept):>5} → {target.name}\n")

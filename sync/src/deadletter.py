@@ -118,6 +118,12 @@ class DeadLetters:
     def close(self) -> None:
         self._db.close()
 
+    def __enter__(self) -> DeadLetters:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
 
 def _subtree(prefix: str, person: str) -> tuple[int, str]:
     # An exact prefix match: LIKE would read '_' in a person id as a wildcard.
