@@ -177,6 +177,11 @@ class NudgeSettings(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
         """Quiet hours as local minutes of the day, ``(start, end)``."""
         return _minutes(self.quiet_start, "quiet_start"), _minutes(self.quiet_end, "quiet_end")
 
+    @property
+    def weekly_minute(self) -> int:
+        """The weekly summary's local time, as a minute of the day."""
+        return _minutes(self.weekly_time, "weekly_time")
+
     def offset_at(self, t_utc_s: float) -> int:
         """Local time minus UTC at ``t_utc_s``, minutes: ``utc_offset_min``, else the system's."""
         if self.utc_offset_min is not None:

@@ -15,7 +15,6 @@ from __future__ import annotations
 import math
 import sqlite3
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 from .nudge_policy import NudgeSettings, local_day
 
@@ -62,6 +61,11 @@ class WeekSummary:
         return text if len(text) <= MAX_TEXT else text[: MAX_TEXT - 1] + "…"
 
 
+def _weekday(local_day_number: int) -> int:
+    """Monday 0 … Sunday 6 of a local day number (days since 1970-01-01, a Thursday)."""
+    return (local_day_number + 3) % 7
+
+
 def _duration(minutes: float) -> str:
     h, m = divmod(round(minutes), 60)
     return f"{h} h {m:02d} min" if h else f"{m} min"
@@ -84,9 +88,7 @@ def summarise_week(db: sqlite3.Connection, end_utc_s: float, utc_offset_min: int
         scored += 1
         if is_stressed:
             stressed += 1
-            t = minute * 60.0
-            weekday = datetime.fromtimestamp(t + 60.0 * utc_offset_min, UTC).weekday()
-            per_day[weekday] += 1
+            per_day[_weekday(local_day(minute * 60.0, utc_offset_min))] += 1
     busiest = max(range(7), key=per_day.__getitem__)
     nights = db.execute(
         "SELECT count(*), avg(asleep_min) FROM nights WHERE wake_utc_s >= ? AND wake_utc_s < ?", (start, end_utc_s)
@@ -130,9 +132,8 @@ class WeeklySchedule:
         s = self._settings
         offset = s.offset_at(t_utc_s)
         day = local_day(t_utc_s, offset)
-        weekday = (day + 3) % 7  # 1970-01-01 was a Thursday
-        back = (weekday - WEEKDAYS.index(s.weekly_day)) % 7
-        moment = (day - back) * 86_400.0 - 60.0 * offset + 60.0 * _hhmm(s.weekly_time)
+        back = (_weekday(day) - WEEKDAYS.index(s.weekly_day)) % 7
+        moment = (day - back) * 86_400.0 - 60.0 * offset + 60.0 * s.weekly_minute
         return moment if moment <= t_utc_s else moment - _WEEK_S
 
     def due(self, t_utc_s: float) -> bool:
@@ -160,8 +161,3 @@ class WeeklySchedule:
         )
         self._since_utc_s = t_utc_s
         return summary
-
-
-def _hhmm(text: str) -> int:
-    hours, minutes = text.split(":")
-    return int(hours) * 60 + int(minutes)
