@@ -31,7 +31,6 @@ from pathlib import Path
 from vagus.errors import StoreError
 from vagus.report_store import (
     DayMinute,
-    NightRow,
     battery_readings,
     check_offset,
     connect,
@@ -46,8 +45,9 @@ from vagus.report_store import (
     table_columns,
 )
 from vagus.report_svg import LEFT, RIGHT, TOP, WIDTH, Frame, bands, hm, polylines, svg_chart, ticks, value_range
+from vagus.signal.sleep import NightSummary
 
-__all__ = ["DayMinute", "NightRow", "build_report", "latest_day", "load_minutes", "load_nights"]
+__all__ = ["DayMinute", "build_report", "latest_day", "load_minutes", "load_nights"]
 
 LEVEL_COLOURS = {"rest": "#3f88c5", "low": "#f2c14e", "medium": "#f08a24", "high": "#d1495b"}
 LEVEL_BANDS = {"rest": "0–25", "low": "26–50", "medium": "51–75", "high": "76–100"}
@@ -264,14 +264,14 @@ def _day_sections(
     return out
 
 
-def _recovery(n: NightRow) -> str:
+def _recovery(n: NightSummary) -> str:
     if n.recovery is None:
         return "not known yet (needs at least 3 nights of history)"
     sd = "" if n.recovery_sd is None else f", {n.recovery_sd:+.1f} SD"
     return f"{n.recovery} your nightly normal range{sd}"
 
 
-def _night_block(n: NightRow, off: int) -> str:
+def _night_block(n: NightSummary, off: int) -> str:
     items = [
         ("onset", "Fell asleep", _hm(n.onset_utc_s, off)),
         ("wake", "Woke up", _hm(n.wake_utc_s, off)),
@@ -287,7 +287,7 @@ def _night_block(n: NightRow, off: int) -> str:
     )
 
 
-def _history_chart(nights: Sequence[NightRow], normal: tuple[float, float] | None, off: int) -> tuple[str, str]:
+def _history_chart(nights: Sequence[NightSummary], normal: tuple[float, float] | None, off: int) -> tuple[str, str]:
     shown = [n for n in nights if n.rmssd_ms is not None][-_HISTORY_NIGHTS:]
     if not shown:
         return "", "No nocturnal RMSSD stored yet."
@@ -480,7 +480,7 @@ def _night_report(
     path: Path,
     day: date,
     *,
-    nights: list[NightRow],
+    nights: list[NightSummary],
     midnight: float,
     off: int,
     device_id: str | None,

@@ -14,11 +14,11 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 from vagus.errors import StoreError
+from vagus.signal.sleep import NightSummary
 from vagus.signal.stress import stress_level
 
 __all__ = [
     "DayMinute",
-    "NightRow",
     "battery_readings",
     "check_offset",
     "connect",
@@ -50,20 +50,6 @@ class DayMinute:
     @property
     def level(self) -> str | None:
         return None if self.stress_score is None else stress_level(self.stress_score).value
-
-
-@dataclass(frozen=True, slots=True)
-class NightRow:
-    """A row of the ``nights`` table (vagus.signal.sleep.NightSummary)."""
-
-    onset_utc_s: float
-    wake_utc_s: float
-    asleep_min: int
-    lowest_hr_bpm: float | None
-    mean_hr_bpm: float | None
-    rmssd_ms: float | None
-    recovery: str | None  # below | normal | above the nightly normal range
-    recovery_sd: float | None
 
 
 # -- reading the store ---------------------------------------------------------------------------
@@ -157,14 +143,15 @@ def load_minutes(
     return device_id, minutes, counts
 
 
-def load_nights(db: sqlite3.Connection) -> list[NightRow]:
+def load_nights(db: sqlite3.Connection) -> list[NightSummary]:
+    """The rows of the ``nights`` table (sleep detection's summaries), oldest first."""
     if "nights" not in table_columns(db):
         return []
     rows = db.execute(
         "SELECT onset_utc_s, wake_utc_s, asleep_min, lowest_hr_bpm, mean_hr_bpm, rmssd_ms, recovery, recovery_sd"
         " FROM nights ORDER BY onset_utc_s"
     ).fetchall()
-    return [NightRow(*row) for row in rows]
+    return [NightSummary(*row) for row in rows]
 
 
 def events_in(
