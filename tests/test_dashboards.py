@@ -28,13 +28,10 @@ import msgspec
 import pytest
 
 from tests.conftest import ROOT
+from tests.simulated_day import simulate_day
 from vagus import grafana
-from vagus.clock import SimClock
-from vagus.edge import Agent, AgentConfig, Store
-from vagus.signal import WindowConfig
 from vagus.signal.baseline import PersonalBaseline
 from vagus.signal.sleep import recovery_of
-from vagus.sim import build_world, load_builtin
 from vagus.sync import points
 from vagus.sync.schema import (
     CHECKIN_ANSWER_CODES,
@@ -64,26 +61,6 @@ COMMITTED = ROOT / "dashboards"
 
 
 # -- a simulated day in InfluxDB ---------------------------------------------------------------------------
-
-
-async def _simulate(path: Path) -> float:
-    scenario = load_builtin("day")
-    t0 = scenario.timeline.start.timestamp()
-    clock = SimClock(t0, speed=float("inf"))
-    world = build_world(scenario, t0_utc_s=t0)
-    config = AgentConfig(window=WindowConfig(windows_s=(60.0,), spectral=False, nonlinear=False), seed=1)
-    with Store(path) as store:
-        agent = Agent(transports=world.devices(clock), store=store, clock=clock, config=config)
-        stop = asyncio.Event()
-
-        async def stopper() -> None:
-            await clock.sleep(SIMULATED_H * 3600.0)
-            stop.set()
-
-        task = asyncio.ensure_future(stopper())
-        await agent.run(stop)
-        await task
-    return t0
 
 
 def _summaries(path: Path) -> tuple[list[Summary], list[Night]]:
@@ -222,7 +199,7 @@ def _kind(message: object) -> str:
 def loaded(influx1, tmp_path_factory):
     """(influx, t0_ms, end_ms, night (onset_ms, wake_ms), every line written)."""
     path = tmp_path_factory.mktemp("dashboards") / "vagus.db"
-    t0 = asyncio.run(_simulate(path))
+    t0 = asyncio.run(simulate_day(path, SIMULATED_H))
     summaries, nights = _summaries(path)
     assert nights, "the agent's sleep detection found no night in the simulated day"
     earlier = [_earlier_night(n, days_back) for days_back in range(EARLIER_DAYS, 0, -1) for n in nights]

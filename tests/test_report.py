@@ -26,13 +26,11 @@ from pathlib import Path
 
 import pytest
 
-from vagus.clock import SimClock
-from vagus.edge import Agent, AgentConfig, Store
+from tests.simulated_day import simulate_day
+from vagus.edge import Store
 from vagus.errors import StoreError
 from vagus.report import NOT_A_DIAGNOSIS, build_report
 from vagus.report_cli import add_report_parser, main
-from vagus.signal import WindowConfig
-from vagus.sim import build_world, load_builtin
 
 SIMULATED_H = 16.0  # 22:00 → 14:00: evening, night, shower, meeting, breathing break, run, recovery
 OFFSET_MIN = 0  # the report's UTC offset; the day below is a UTC day
@@ -54,42 +52,13 @@ CHROMIUM_FLAGS = (
 # -- the store: a simulated day through the real agent --------------------------------------------------------
 
 
-async def _simulate(path: Path, hours: float = SIMULATED_H) -> float:
-    scenario = load_builtin("day")
-    t0 = scenario.timeline.start.timestamp()
-    clock = SimClock(t0, speed=float("inf"))
-    world = build_world(scenario, t0_utc_s=t0)
-    # Only the 60-s windows (what stress, sleep and the report use): half the CPU of the default.
-    config = AgentConfig(window=WindowConfig(windows_s=(60.0,), spectral=False, nonlinear=False), seed=1)
-    with Store(path) as store:
-        agent = Agent(transports=world.devices(clock), store=store, clock=clock, config=config)
-        stop = asyncio.Event()
-
-        async def stopper() -> None:
-            await clock.sleep(hours * 3600.0)
-            stop.set()
-
-        task = asyncio.ensure_future(stopper())
-        await agent.run(stop)
-        await task
-    return t0
-
-
 def _add_markers(path: Path, t0: float) -> tuple[list[float], list[float]]:
-    """Nudges (one held back) and check-ins during the simulated stress, in the tables their features
-    create (0007 nudges, 0008 check-ins); created here with those columns if they are not there yet."""
+    """Nudges (one held back) and check-ins during the simulated stress, in the store's own tables
+    (migrations 0007 nudges, 0008 check-ins), with the scores the tests expect to see drawn."""
     nudges = [t0 + h * 3600.0 for h in (12.6, 12.75, 12.9)]  # 10:36, 10:45, 10:54
     checkins = [t0 + h * 3600.0 for h in (12.65, 13.1)]
     db = sqlite3.connect(path)
     with db:
-        db.execute(
-            "CREATE TABLE IF NOT EXISTS nudge_events (nudge_id TEXT PRIMARY KEY, t_utc_s REAL NOT NULL, device_id"
-            " TEXT, kind TEXT, sent INTEGER, holdback_p REAL, stress_score REAL, rmssd_ms REAL, text TEXT)"
-        )
-        db.execute(
-            "CREATE TABLE IF NOT EXISTS checkins (checkin_id TEXT PRIMARY KEY, t_utc_s REAL NOT NULL, source TEXT,"
-            " answer TEXT, self_stress_1to5 INTEGER, nudge_id TEXT, stress_score REAL)"
-        )
         for i, t in enumerate(nudges):
             db.execute(
                 "INSERT INTO nudge_events (nudge_id, t_utc_s, device_id, kind, sent, holdback_p, stress_score,"
@@ -109,7 +78,7 @@ def _add_markers(path: Path, t0: float) -> tuple[list[float], list[float]]:
 @pytest.fixture(scope="module")
 def simulated(tmp_path_factory):
     path = tmp_path_factory.mktemp("report") / "vagus.db"
-    t0 = asyncio.run(_simulate(path))
+    t0 = asyncio.run(simulate_day(path, SIMULATED_H))
     nudges, checkins = _add_markers(path, t0)
     return path, t0, nudges, checkins
 
@@ -481,14 +450,13 @@ if __name__ == "__main__":
     target = Path(sys.argv[1] if len(sys.argv) > 1 else "docs/img/report.png")
     with tempfile.TemporaryDirectory() as tmpdir:
         tmp = Path(tmpdir)
-        t0 = asyncio.run(_simulate(tmp / "vagus.db", hours=24.0))  # the whole day: ~40 s of CPU
+        t0 = asyncio.run(simulate_day(tmp / "vagus.db", hours=24.0))  # the whole day: ~40 s of CPU
         _add_markers(tmp / "vagus.db", t0)
         data = screenshot(tmp / "vagus.db", _day_of(t0 + 12 * 3600.0), target, tmp, height=1800)
     print(f"{target}: {len(data) // 1024} KB")
 
 
 def test_the_day_the_safety_rule_fired_shows_the_support_contacts(simulated, tmp_path):
-    from vagus.edge import Store
     from vagus.edge.checkins import record_checkin
     from vagus.edge.safety import Resource, SafetySettings, check_safety
 

@@ -75,20 +75,18 @@ def run_checkin(
     *,
     now_utc_s: Callable[[], float] = time.time,
     out: TextIO | None = None,
-    load: Callable[[Path | None], Any] | None = None,
 ) -> int:
     """Store the check-in of ``args`` and print what happened (and the safety message, if due)."""
     from vagus.config import load_config
     from vagus.edge.checkins import record_checkin
-    from vagus.edge.safety import SafetySettings, check_safety
+    from vagus.edge.safety import check_safety
     from vagus.edge.store import Store
 
     out = out or sys.stdout
     if args.minutes is not None and args.answer != "snooze":
         raise ConfigError("--minutes goes with snooze only")
-    config = (load or load_config)(args.config)
-    # [safety] is read once the configuration knows the section; until then, its defaults.
-    safety = getattr(config, "safety", None) or SafetySettings()
+    config = load_config(args.config)
+    safety = config.safety
     now = now_utc_s()
     with Store(config.store.path) as store:
         try:

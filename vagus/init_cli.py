@@ -369,7 +369,7 @@ def _cmd_init(args: argparse.Namespace, stream: TextIO = sys.stdout) -> int:
 
 
 def main(argv: Sequence[str] | None = None, stream: TextIO = sys.stdout) -> int:
-    """``vagus init`` on its own (tests; the lead wires ``add_init_parser`` into ``vagus.cli``)."""
+    """``vagus init`` on its own (tests, and ``python -m vagus.init_cli``)."""
     parser = argparse.ArgumentParser(prog="vagus")
     add_init_parser(parser.add_subparsers(dest="command", required=True))
     args = parser.parse_args(["init", *(argv or [])])
