@@ -25,6 +25,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
+import msgspec.structs
 import pytest
 
 from tests.conftest import IN_CI, ROOT
@@ -358,7 +359,7 @@ def edge_outbox(path: Path, *, capacity: int = 200_000) -> Outbox:
 
 
 def indicators_record(i: int, t0_utc_s: float, *, device_id: str = "strap-1") -> dict[str, Any]:
-    """Record ``i`` of a deterministic series, as the edge gives it (``asdict(Indicators)``).
+    """Record ``i`` of a deterministic series, as the edge gives it (``msgspec.structs.asdict(Indicators)``).
 
     Values have few significant digits: VictoriaMetrics keeps about 12, so these come back exactly."""
     record = Indicators(
@@ -375,7 +376,7 @@ def indicators_record(i: int, t0_utc_s: float, *, device_id: str = "strap-1") ->
         stress_score=float(i % 100),
         stress_level=("rest", "low", "medium", "high")[i % 4],
     )
-    return dataclasses.asdict(record)
+    return msgspec.structs.asdict(record)
 
 
 # Context managers for the test modules' fixtures (a fixture imported from here would shadow its

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import re
 from typing import get_args
 
+import msgspec.structs
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -48,7 +48,7 @@ def full_record(**overrides):
         null_reasons={"lf_ms2": NullReason.WINDOW_TOO_SHORT},
         **(values | overrides),
     )
-    return dataclasses.asdict(record)
+    return msgspec.structs.asdict(record)
 
 
 def summary(**overrides):
@@ -62,7 +62,7 @@ def summary(**overrides):
 
 def test_every_indicators_field_is_carried_or_deliberately_left_out():
     # Fails when the signal core adds an indicator the schema does not know: add it to schema.py.
-    names = {f.name for f in dataclasses.fields(Indicators)}
+    names = {f.name for f in msgspec.structs.fields(Indicators)}
     carried = set(sch.INDICATOR_FIELDS) | set(sch.CATEGORICAL_FIELDS)
     meta = {"device_id", "t_start_utc_s", "t_end_utc_s", "window_s", "window_nominal_s", "n_beats", "quality"}
     assert names == carried | meta | {"null_reasons"}

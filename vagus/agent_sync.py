@@ -21,8 +21,9 @@ import asyncio
 import logging
 import secrets
 from collections.abc import Callable, Iterable
-from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
+
+import msgspec.structs
 
 from vagus.clock import RealClock
 from vagus.config import Config
@@ -118,7 +119,8 @@ class AgentSync:
             log.warning("%s was not queued for sync: %s", what, exc.problem.value)
 
     def submit(self, device_id: str, record: Indicators) -> None:
-        self._queue("a record", lambda p: p.submit_summary(asdict(record), device=self.pseudonym(device_id)))
+        values = msgspec.structs.asdict(record)
+        self._queue("a record", lambda p: p.submit_summary(values, device=self.pseudonym(device_id)))
 
     def submit_nudge(self, decision: NudgeDecision) -> None:
         self._queue("a nudge", lambda p: p.submit_nudge_decision(decision))

@@ -26,12 +26,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import logging
 import math
 import random
 from dataclasses import dataclass
 from typing import Protocol
+
+import msgspec.structs
 
 from vagus.clock import Clock, RealClock
 from vagus.errors import PayloadError
@@ -405,7 +406,7 @@ class DeviceLink:
         if state is None:
             return record
         reasons = {k: v for k, v in record.null_reasons.items() if k != "activity_state"}
-        return dataclasses.replace(record, activity_state=state, null_reasons=reasons)
+        return msgspec.structs.replace(record, activity_state=state, null_reasons=reasons)
 
 
 def _describe(exc: BaseException) -> str:

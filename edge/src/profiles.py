@@ -41,9 +41,10 @@ import logging
 import math
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from typing import Protocol
 
+import msgspec.structs
 import numpy as np
 
 from vagus.clock import Clock
@@ -518,7 +519,7 @@ def make_reader(profile: ReadProfile, device_id: str = "", *, battery_every_s: f
 _NOT_COMPUTED = frozenset({"breathing_rate_brpm", "stress_score", "stress_level", "gate_reason", "activity_state"})
 _NULL_REASONS = {
     f.name: NullReason.NOT_COMPUTED if f.name in _NOT_COMPUTED else NullReason.TOO_FEW_BEATS
-    for f in fields(Indicators)
+    for f in msgspec.structs.fields(Indicators)
     if f.default is None and f.name != "hr_bpm"
 }
 

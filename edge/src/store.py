@@ -9,9 +9,10 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Iterable
-from dataclasses import fields
 from importlib import resources
 from pathlib import Path
+
+import msgspec.structs
 
 from vagus.errors import StoreError
 from vagus.signal import Beat, Indicators
@@ -47,7 +48,7 @@ def _statements(sql: str) -> list[str]:
 _MIGRATIONS = _migrations()
 SCHEMA_VERSION = len(_MIGRATIONS)
 
-_INDICATOR_COLUMNS = tuple(f.name for f in fields(Indicators))
+_INDICATOR_COLUMNS = tuple(f.name for f in msgspec.structs.fields(Indicators))
 
 
 class Store:

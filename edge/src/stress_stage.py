@@ -27,13 +27,14 @@ Gates from the device (the issue: "accelerometer where the device has one, other
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import math
 import time
 from collections import deque
 from collections.abc import Callable
 from datetime import datetime
+
+import msgspec.structs
 
 from vagus.errors import StoreError
 from vagus.signal import Indicators
@@ -105,7 +106,7 @@ class StressStage:
         self._learn(record, gated=result.gate is not None)
         # Either a score or a gate reason explains itself: no null reason for the three fields.
         reasons = {k: v for k, v in record.null_reasons.items() if k not in _STRESS_FIELDS}
-        return dataclasses.replace(
+        return msgspec.structs.replace(
             record,
             stress_score=None if result.score is None else round(result.score, 1),
             stress_level=None if result.level is None else result.level.value,

@@ -1,13 +1,21 @@
 """The records that cross module boundaries: beats in, indicators out. Pure data, no I/O.
 
 Times are POSIX seconds (UTC); every unit is in the field name.
+
+Both are frozen ``msgspec.Struct`` values rather than frozen dataclasses: a frozen dataclass sets
+each field through ``object.__setattr__``, which made building the ~100,000 beats and ~17,000
+records of a day 12 % of the streaming engine's time (a ``Beat`` 1.2 µs against 0.27 µs, an
+``Indicators`` of 33 fields ~5 µs against ~0.6 µs); a Struct is as immutable, hashable and
+comparable. Use ``msgspec.structs.replace`` / ``asdict`` / ``fields`` on them.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
 from enum import StrEnum
+
+import msgspec
+import msgspec.structs
 
 __all__ = ["Beat", "BeatSource", "Indicators", "NullReason"]
 
@@ -21,8 +29,7 @@ class BeatSource(StrEnum):
     FILE = "file"  # a recorded RR file
 
 
-@dataclass(frozen=True, slots=True)
-class Beat:
+class Beat(msgspec.Struct, frozen=True):
     """One heartbeat: the RR interval that ends at ``t_utc_s``.
 
     ``rr_ms`` is the exact conversion of ``rr_1024`` where the source gives 1/1024-s ticks
@@ -41,9 +48,10 @@ class Beat:
     gap_before: bool = False
 
     def __post_init__(self) -> None:
-        if not (math.isfinite(self.rr_ms) and self.rr_ms >= 0):
+        # One chained comparison (false for NaN too): this runs for every beat.
+        if not 0.0 <= self.rr_ms < math.inf:
             raise ValueError(f"rr_ms must be finite and >= 0, got {self.rr_ms}")
-        if not math.isfinite(self.t_utc_s):
+        if not -math.inf < self.t_utc_s < math.inf:
             raise ValueError(f"t_utc_s must be finite, got {self.t_utc_s}")
 
 
@@ -57,8 +65,7 @@ class NullReason(StrEnum):
     LOW_QUALITY = "low_quality"  # computed, but below the index's quality gate (e.g. breathing rate)
 
 
-@dataclass(frozen=True, slots=True)
-class Indicators:
+class Indicators(msgspec.Struct, frozen=True):
     """Indicators over one window of beats ``[t_start_utc_s, t_end_utc_s]``.
 
     ``window_nominal_s`` is the configured window length (60 s, 300 s, …); ``window_s`` the span
@@ -99,7 +106,7 @@ class Indicators:
     stress_level: str | None = None
     gate_reason: str | None = None
     activity_state: str | None = None
-    null_reasons: dict[str, NullReason] = field(default_factory=dict)
+    null_reasons: dict[str, NullReason] = msgspec.field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.t_end_utc_s < self.t_start_utc_s:
@@ -107,4 +114,4 @@ class Indicators:
         if not 0.0 <= self.quality <= 1.0:
             raise ValueError(f"quality must be within [0, 1], got {self.quality}")
         if not self.window_nominal_s:
-            object.__setattr__(self, "window_nominal_s", self.window_s)
+            msgspec.structs.force_setattr(self, "window_nominal_s", self.window_s)

@@ -209,9 +209,13 @@ class RunningTimeDomain:
         if n < 3 or m != n - 1:
             raise ValueError(f"need at least 3 consecutive beats, have {n} beats and {m} pairs")
         s1, d1, p1 = self.s1, self.d1, self.p1
-        var_rr = max(0.0, (self.s2 - s1 * s1 / n) / (n - 1))
-        var_d = max(0.0, (self.d2 - d1 * d1 / m) / (m - 1))
-        var_p = max(0.0, (self.p2 - p1 * p1 / m) / (m - 1))
+        # Rounding can leave a zero variance a hair below 0: clamp it (as max(0.0, v), without the call).
+        var_rr = (self.s2 - s1 * s1 / n) / (n - 1)
+        var_rr = var_rr if var_rr > 0.0 else 0.0
+        var_d = (self.d2 - d1 * d1 / m) / (m - 1)
+        var_d = var_d if var_d > 0.0 else 0.0
+        var_p = (self.p2 - p1 * p1 / m) / (m - 1)
+        var_p = var_p if var_p > 0.0 else 0.0
         sd1 = math.sqrt(var_d / 2)
         sd2 = math.sqrt(var_p / 2)
         return {

@@ -37,8 +37,8 @@ batch function. Recipes other than quadratic interpolation with neurokit2's Welc
 Cost per step (300-s window every 5 s, ~6 new beats; profiled on the benchmark day): Welch on the
 ~1,280 resampled samples is about two thirds of it — piece lookup (``np.interp``) and quadratic
 evaluation ~15 µs, segments and taper ~5 µs, three 2N'-point real FFTs ~10 µs, band sums ~3 µs —
-and the spline's update (forward elimination of ~9 rows, back-substitution and pieces of ~12) in
-Python ~12 µs. The grid cannot be reused between steps: it starts at the window's first beat and
+and the spline's update (forward elimination of ~8 rows, back-substitution of ~12 and pieces of
+~14) in Python ~10 µs. The grid cannot be reused between steps: it starts at the window's first beat and
 its rate follows N, which changes with the window's sample count from one step to the next.
 
 References
@@ -90,7 +90,10 @@ try:  # np.interp's compiled core, without the wrapper's dtype checks (the array
     from numpy._core.multiarray import interp as _interp
 except ImportError:  # pragma: no cover - numpy 1.x
     _interp = np.interp
+# Called a dozen times per step on ~1,300 samples, where the lookup of ``np.<name>`` and an
+# ``out=`` keyword are a measurable part of each call.
 _add_reduce = np.add.reduce
+_multiply, _subtract, _square = np.multiply, np.subtract, np.square
 
 # Back-substitution stops once a coefficient moves by no more than this (ms), 1e-6 of an RR: the
 # change left behind is below 1e-4 of the RR variability that makes LF and HF.
@@ -118,15 +121,17 @@ class _Plan(NamedTuple):
 class _Work:
     """One stream's buffers for one plan: the resampled series, the zero-padded FFT input, the spectrum."""
 
-    __slots__ = ("bins", "padded", "piece", "plan", "segments", "series", "spectrum", "squares", "squares_flat", "tmp")
-    __slots__ += ("strided",)
+    __slots__ = ("bins", "bulge", "coef", "padded", "piece", "plan", "segments", "series", "slope", "spectrum")
+    __slots__ += ("squares", "squares_flat", "strided", "value")
 
     def __init__(self, plan: _Plan) -> None:
         self.plan = plan
         size = plan.grid_s.size
         self.series = np.empty(size)
-        self.tmp = np.empty(size)
         self.piece = np.empty(size, dtype=np.intp)
+        # Each sample's piece coefficients, gathered in one ``take``, and views of its rows.
+        self.coef = np.empty((3, size))
+        self.bulge, self.slope, self.value = self.coef
         rows, width = plan.segment_index.shape
         self.padded = np.zeros((rows, plan.nfft))  # the second half of each row stays zero
         self.segments = self.padded[:, :width]
@@ -178,8 +183,8 @@ class StreamingSpectrum:
         "_a",
         "_b",
         "_brk",
-        "_bulge",
         "_c",
+        "_coef",
         "_cp",
         "_dp",
         "_exact",
@@ -189,10 +194,9 @@ class StreamingSpectrum:
         "_knot",
         "_moves",
         "_plans",
-        "_slope",
+        "_rows",
         "_sum_ms",
         "_t",
-        "_value",
         "_y",
         "params",
     )
@@ -225,11 +229,13 @@ class StreamingSpectrum:
         # break, and the spline on it as value + τ·(slope − bulge·τ) with τ the fraction of the
         # piece covered (the chord to the next break plus bulge·τ(1 − τ)). Entry n − 1 is the last
         # beat, with zero slope and bulge: it holds the last RR past the end, as neurokit2 does.
+        # The three coefficients are the rows of one array (bulge, slope, value), gathered by
+        # Welch with one ``take``; the spline's update writes them one float at a time through
+        # memoryviews of the rows (cheaper than collecting them in lists to assign).
         capacity = 1024
         self._brk = np.empty(capacity)
-        self._value = np.empty(capacity)
-        self._slope = np.empty(capacity)
-        self._bulge = np.empty(capacity)
+        self._coef = np.empty((3, capacity))
+        self._rows = tuple(memoryview(row) for row in self._coef)
         self._index = np.arange(capacity, dtype=np.float64)
 
     def update(self, rr_ms: npt.NDArray[np.float64], end_s: npt.NDArray[np.float64]) -> FrequencyDomain:
@@ -343,10 +349,12 @@ class StreamingSpectrum:
         drop = max(0, min(lo - _KEEP_BEFORE, self._final - 1))
         if needed - drop >= self._brk.size // 2:
             capacity = 2 * max(self._brk.size, needed)
-            for name in ("_brk", "_value", "_slope", "_bulge"):
-                grown = np.empty(capacity)
-                grown[: len(self._y)] = getattr(self, name)[: len(self._y)]
-                setattr(self, name, grown)
+            n = len(self._y)
+            brk, coef = np.empty(capacity), np.empty((3, capacity))
+            brk[:n] = self._brk[:n]
+            coef[:, :n] = self._coef[:, :n]
+            self._brk, self._coef = brk, coef
+            self._rows = tuple(memoryview(row) for row in coef)
             self._index = np.arange(capacity, dtype=np.float64)
         if drop > 0:
             for values in (self._y, self._sum_ms, self._t, self._knot, self._moves, self._cp, self._dp):
@@ -355,8 +363,8 @@ class StreamingSpectrum:
                 del values[:drop]
             self._final -= drop
             n = len(self._y)
-            for array in (self._brk, self._value, self._slope, self._bulge):
-                array[:n] = array[drop : drop + n]
+            self._brk[:n] = self._brk[drop : drop + n]
+            self._coef[:, :n] = self._coef[:, drop : drop + n]
         return drop
 
     def _refit(self, n_old: int) -> None:
@@ -377,10 +385,9 @@ class StreamingSpectrum:
             knots = knot[first:]  # knots first … n + 1, the missing right-end ones being t_end
             knots += (t_end, t_end)
             cp_prev, dp_prev = cp[-1], dp[-1]
-            new_cp, new_dp, new_a, new_b = [], [], [], []
-            for k0, k1, k2, k3, ti, yi in zip(
-                knots, knots[1:], knots[2:], knots[3:], t[first : n - 1], y[first:], strict=False
-            ):
+            # Row i reads knots i … i + 3: the first three roll along with the loop.
+            k0, k1, k2 = knots[0], knots[1], knots[2]
+            for k3, ti, yi in zip(knots[3:], t[first : n - 1], y[first : n - 1], strict=True):
                 # Row i: lower = (k2 − t)²/((k2 − k0)·h) and upper = (t − k1)²/((k3 − k1)·h), h = k2 − k1.
                 h = k2 - k1
                 fa = h / (k2 - k0)
@@ -392,14 +399,11 @@ class StreamingSpectrum:
                 inverse = 1.0 / (1.0 - lower - upper - lower * cp_prev)
                 cp_prev = upper * inverse
                 dp_prev = (yi - lower * dp_prev) * inverse
-                new_cp.append(cp_prev)
-                new_dp.append(dp_prev)
-                new_a.append(fa)
-                new_b.append(fb)
-            cp += new_cp
-            dp += new_dp
-            a += new_a
-            b += new_b
+                cp.append(cp_prev)
+                dp.append(dp_prev)
+                a.append(fa)
+                b.append(fb)
+                k0, k1, k2 = k1, k2, k3
         self._final = max(1, n - 3)
         self._solve_tail(n_old)
 
@@ -419,9 +423,9 @@ class StreamingSpectrum:
             c[i] = nxt = dp[i] - cp[i] * nxt
         i = first_new - 1
         while i >= 0:
-            value = dp[i] - cp[i] * nxt
-            moved = value - c[i]
-            c[i] = nxt = value
+            solved = dp[i] - cp[i] * nxt
+            moved = solved - c[i]
+            c[i] = nxt = solved
             if -_SETTLED_MS <= moved <= _SETTLED_MS:
                 break
             i -= 1
@@ -429,26 +433,26 @@ class StreamingSpectrum:
         # the last beat, last to first (a piece's slope reads the next piece's value). Piece 0 does
         # not exist: beats 0 and 1 share piece 1, which starts at the first beat.
         start = max(1, i - 1)
-        after_value = after = y[n - 1]
+        bulge, slope, value = self._rows
+        after_value = after = value[n - 1] = y[n - 1]
+        slope[n - 1] = bulge[n - 1] = 0.0
         mid = c[n - 2]
-        value, slope, bulge = [after_value], [0.0], [0.0]
-        rows = zip(reversed(c[start - 1 : n - 2]), reversed(a[start:]), reversed(b[start:]), strict=True)
-        for before, fa, fb in rows:
-            rise = fa * (before - mid)  # from c_j to the spline's value at the piece's left break
+        for j in range(n - 2, start - 1, -1):
+            before = c[j - 1]
+            rise = a[j] * (before - mid)  # from c_j to the spline's value at the piece's left break
             here = mid + rise
-            curve = -rise - fb * (after - mid)
-            value.append(here)
-            bulge.append(curve)
-            slope.append(after_value - here + curve)
+            curve = -rise - b[j] * (after - mid)
+            value[j] = here
+            bulge[j] = curve
+            slope[j] = after_value - here + curve
             after_value = here
             after, mid = mid, before
-        brk = knot[start + 1 :]
+        # Piece j's break is knot j + 1, the last one's the last beat: only the entries from the
+        # previous last beat on are new (knots never move once the next beat has come).
+        first_break = max(1, n_old - 1)
+        brk = knot[first_break + 1 :]
         brk.append(t[-1])
-        self._brk[start:n] = brk
-        # The lists run from entry n − 1 down to entry start.
-        self._value[n - 1 : start - 1 : -1] = value
-        self._slope[n - 1 : start - 1 : -1] = slope
-        self._bulge[n - 1 : start - 1 : -1] = bulge
+        self._brk[first_break:n] = brk
 
     # -- Welch ----------------------------------------------------------------------------------
 
@@ -473,15 +477,15 @@ class StreamingSpectrum:
         # Each sample's piece and fraction τ of it, then value + τ·(slope − bulge·τ); past the last
         # beat the last entry holds its RR. Breaks are taken relative to the window's first beat.
         position = _interp(plan.grid_s, self._brk[start:n_beats] - self._t[lo], self._index[start:n_beats])
-        piece, x, tmp = work.piece, work.series, work.tmp
-        np.copyto(piece, position, casting="unsafe")  # truncation: positions are >= 0
+        piece, x = work.piece, work.series
+        piece[...] = position  # truncation (assignment casts unsafely): positions are >= 0
         position -= piece
         # (take's out= is unbuffered only with mode="clip"; the pieces are in range anyway.)
-        self._bulge.take(piece, out=x, mode="clip")
+        self._coef.take(piece, axis=1, out=work.coef, mode="clip")
+        _multiply(work.bulge, position, x)
+        _subtract(work.slope, x, x)
         x *= position
-        np.subtract(self._slope.take(piece, out=tmp, mode="clip"), x, out=x)
-        x *= position
-        x += self._value.take(piece, out=tmp, mode="clip")
+        x += work.value
         x -= _add_reduce(x) / x.size
         # The segments, tapered, into the first half of each row of the zero-padded FFT input.
         segments = work.segments
@@ -490,7 +494,7 @@ class StreamingSpectrum:
             segments[...] = _detrended(segments, plan.detrend)
             segments *= plan.taper
         elif work.strided is not None:
-            np.multiply(work.strided, plan.taper, out=segments)
+            _multiply(work.strided, plan.taper, segments)
         else:
             x.take(plan.segment_index, out=segments, mode="clip")
             segments *= plan.taper
@@ -498,7 +502,7 @@ class StreamingSpectrum:
             work.spectrum[...] = np.fft.rfft(work.padded, axis=1)
         else:  # nfft = 2N' is even
             _rfft_even(work.padded, 1.0, axes=_AXES, out=work.spectrum)
-        np.square(work.bins, out=work.squares)
+        _square(work.bins, work.squares)
         vlf, lf, hf = (plan.weights @ work.squares_flat).tolist()
         valid = plan.valid
         return (

@@ -17,15 +17,14 @@ Every ``step_s`` of beat time it reports each trailing window (default 60 s and 
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
 import numpy as np
 
-from .breathing import breathing_rate
 from .frequency import FrequencyDomain, FrequencyParams
-from .nonlinear import nonlinear as nonlinear_indices
 from .records import Beat, Indicators, NullReason
 from .running import RunningTimeDomain
 from .spectrum_stream import StreamingSpectrum
@@ -126,7 +125,7 @@ class _Window:
     # Beats are list indices of the engine's segment: the window holds [lo, n); its running sums
     # cover [lo, hi) (brought up to date at each step, not per beat); its spectrum has seen the
     # beats before ``fed``.
-    __slots__ = ("fed", "hi", "length_s", "lo", "n_bad", "spectrum", "stats", "steps")
+    __slots__ = ("fed", "hi", "length_s", "lo", "spectrum", "stats", "steps")
 
     def __init__(self, length_s: float) -> None:
         self.length_s = length_s
@@ -134,7 +133,6 @@ class _Window:
         self.hi = 0
         self.fed = 0
         self.stats = RunningTimeDomain(1000.0)
-        self.n_bad = 0
         self.steps = 0
         self.spectrum: StreamingSpectrum | None = None  # made at the first spectral record
 
@@ -148,17 +146,27 @@ class RollingWindow:
         self._windows = [_Window(w) for w in cfg.windows_s]
         self._corrector = _corrector(cfg.correction, cfg.correction_lookahead_beats)
         self._pass_through = isinstance(self._corrector, _PassThrough)  # beats go straight in
-        # Read per beat: kept as plain attributes to spare the config lookups.
+        # Imported only when configured, so a lean configuration does not pay their import time.
+        if cfg.nonlinear:
+            from .nonlinear import nonlinear
+
+            self._nonlinear = nonlinear
+        if cfg.breathing:
+            from .breathing import breathing_rate
+
+            self._breathing_rate = breathing_rate
+        # Read per beat or per step: kept as plain attributes to spare the config lookups.
         self._min_rr_ms, self._max_rr_ms = cfg.min_rr_ms, cfg.max_rr_ms
         self._max_misalignment_s = cfg.max_misalignment_s
+        self._resync_every = cfg.resync_every
         # The segment's beats in Python lists (per-beat appends and the per-step bookkeeping read
         # them a few at a time, where numpy scalars would cost more than the arithmetic): each
-        # beat's interval start (t − RR), RR, and whether it was corrected or reported without
-        # skin contact. ``_rr`` mirrors the RR in numpy for the window slices that need an array,
-        # filled up to ``_synced`` on demand.
+        # beat's interval start (t − RR) and RR, and the (ascending) indices of the beats that
+        # were corrected or reported without skin contact, which are rare. ``_rr`` mirrors the
+        # RR in numpy for the window slices that need an array, filled up to ``_synced`` on demand.
         self._start_list: list[float] = []
         self._rr_list: list[float] = []
-        self._bad_list: list[bool] = []
+        self._bad_at: list[int] = []
         self._rr = np.empty(1024)
         self._synced = 0
         self._compact_at = _COMPACT_AT
@@ -179,11 +187,12 @@ class RollingWindow:
             self._end_segment(out)
             return out
         t_s = beat.t_utc_s
+        start_s = t_s - rr_ms / 1000.0
         if self._segment_start_s is None:
-            self._start_segment(t_s - rr_ms / 1000.0, rr_ms)
-        elif beat.gap_before or abs(t_s - rr_ms / 1000.0 - self._last_raw_t_s) > self._max_misalignment_s:
+            self._start_segment(start_s, rr_ms)
+        elif beat.gap_before or abs(start_s - self._last_raw_t_s) > self._max_misalignment_s:
             self._end_segment(out)
-            self._start_segment(t_s - rr_ms / 1000.0, rr_ms)
+            self._start_segment(start_s, rr_ms)
         self._last_raw_t_s = t_s
         if self._pass_through:
             self._accept(rr_ms, False, beat.contact, out)
@@ -208,14 +217,13 @@ class RollingWindow:
         self._next_emit_s = start_s + self.config.warmup_s
         self._start_list.clear()
         self._rr_list.clear()
-        self._bad_list.clear()
+        self._bad_at.clear()
         self._synced = 0
         self._contact.clear()
         self._corrector.reset()
         for w in self._windows:
             w.lo = w.hi = w.fed = 0
             w.stats = RunningTimeDomain(first_rr_ms)
-            w.n_bad = 0
             w.spectrum = None  # its spline must not run across the gap
 
     def _end_segment(self, out: list[Indicators]) -> None:
@@ -232,20 +240,24 @@ class RollingWindow:
         # A beat ending on a window's edge (within float noise) belongs to that window, as at the
         # window's start, so both edges use the same 1e-9-s tolerance.
         if self._next_emit_s < t_s - 1e-9:
-            due_s = t_s - 1e-9
-            step_s = self.config.step_s
-            while self._next_emit_s < due_s:
-                out.extend(self._emit(self._next_emit_s))
-                self._next_emit_s += step_s
-        if corrected:
-            self.corrected_beats += 1
-        rr_list = self._rr_list
-        if len(rr_list) >= self._compact_at:
-            self._compact()
+            self._emit_due(t_s - 1e-9, out)
+        if corrected or contact is False:
+            if corrected:
+                self.corrected_beats += 1
+            self._bad_at.append(len(self._rr_list))
         self._start_list.append(t_s - rr_ms / 1000.0)
-        rr_list.append(rr_ms)
-        self._bad_list.append(corrected or contact is False)
+        self._rr_list.append(rr_ms)
         self._last_clean_t_s = t_s
+
+    def _emit_due(self, due_s: float, out: list[Indicators]) -> None:
+        """Report every step that ends before ``due_s``, the new beat's end (less the tolerance)."""
+        # Checked per step rather than per beat: the lists outgrow the mark by a step's beats at most.
+        if len(self._rr_list) >= self._compact_at:
+            self._compact()
+        step_s = self.config.step_s
+        while self._next_emit_s < due_s:
+            out.extend(self._emit(self._next_emit_s))
+            self._next_emit_s += step_s
 
     def _compact(self) -> None:
         """Drop the beats before every window (lists would otherwise grow for the whole segment)."""
@@ -254,7 +266,9 @@ class RollingWindow:
         self._compact_at = max(_COMPACT_AT, 2 * (len(self._rr_list) - head))
         if head == 0:
             return
-        del self._start_list[:head], self._rr_list[:head], self._bad_list[:head]
+        del self._start_list[:head], self._rr_list[:head]
+        if self._bad_at:
+            self._bad_at = [i - head for i in self._bad_at if i >= head]
         synced = self._synced - head
         if synced > 0:
             self._rr[:synced] = self._rr[head : self._synced]
@@ -279,9 +293,10 @@ class RollingWindow:
     # -- records --------------------------------------------------------------------------
 
     def _emit(self, end_s: float) -> list[Indicators]:
-        assert self._segment_start_s is not None  # noqa: S101 — a type-narrowing invariant, not input validation
-        covered_s = end_s - self._segment_start_s
-        starts, rr_list, bad_list = self._start_list, self._rr_list, self._bad_list
+        segment_start_s = self._segment_start_s
+        assert segment_start_s is not None  # noqa: S101 — a type-narrowing invariant, not input validation
+        covered_s = end_s - segment_start_s
+        starts, rr_list = self._start_list, self._rr_list
         n = len(rr_list)
         records = []
         for k, w in enumerate(self._windows):
@@ -290,26 +305,22 @@ class RollingWindow:
             hi = w.hi
             if hi < n:
                 stats.extend(rr_list, hi, n, w.lo)
-                w.n_bad += sum(bad_list[hi:n])
                 w.hi = n
-            # … and those whose interval starts before the window leave them.
+            # … and those whose interval starts before the window leave them (``starts`` ascends).
             limit_s = end_s - w.length_s - 1e-9
             lo = w.lo
             if lo < n and starts[lo] < limit_s:
-                new_lo = lo + 1
-                while new_lo < n and starts[new_lo] < limit_s:
-                    new_lo += 1
+                new_lo = bisect_left(starts, limit_s, lo + 1, n)
                 stats.drop(rr_list, lo, new_lo, n)
-                w.n_bad -= sum(bad_list[lo:new_lo])
                 w.lo = lo = new_lo
             full = covered_s >= w.length_s - 1e-9
             if not full and k > 0:
                 continue  # longer windows report only when full
             w.steps += 1
-            if w.steps % self.config.resync_every == 0:
+            if w.steps % self._resync_every == 0:
                 stats.resync(self._rr_array(lo, n))
             if stats.n:
-                records.append(self._record(w, max(end_s - w.length_s, self._segment_start_s), end_s))
+                records.append(self._record(w, max(end_s - w.length_s, segment_start_s), end_s))
         return records
 
     def _spectrum(self, w: _Window, n: int) -> FrequencyDomain:
@@ -344,12 +355,17 @@ class RollingWindow:
     def _breathing_value(
         self, w: _Window, n: int, values: dict[str, float | None], reasons: dict[str, NullReason]
     ) -> None:
-        estimate = breathing_rate(self._rr_array(w.lo, n))
+        estimate = self._breathing_rate(self._rr_array(w.lo, n))
         values["breathing_rate_brpm"] = estimate.rate_brpm
         if estimate.rate_brpm is None:
             reasons["breathing_rate_brpm"] = estimate.reason or NullReason.LOW_QUALITY
         else:
             reasons.pop("breathing_rate_brpm", None)
+
+    def _n_bad(self, lo: int) -> int:
+        """Corrected or contact-less beats from ``lo`` to the newest."""
+        bad = self._bad_at
+        return len(bad) - bisect_left(bad, lo) if bad else 0
 
     def _record(self, w: _Window, start_s: float, end_s: float) -> Indicators:
         n_beats = w.stats.n
@@ -370,7 +386,7 @@ class RollingWindow:
             else:
                 reasons.update(_FREQUENCY_NOT_COMPUTED)
             if cfg.nonlinear:
-                nl = nonlinear_indices(self._rr_array(w.lo, n))
+                nl = self._nonlinear(self._rr_array(w.lo, n))
                 for name in _NONLINEAR:
                     values[name] = getattr(nl, name)
                 for name, reason in nl.null_reasons.items():
@@ -387,7 +403,7 @@ class RollingWindow:
             window_s=float(end_s - start_s),
             window_nominal_s=w.length_s,
             n_beats=n_beats,
-            quality=(n_beats - w.n_bad) / n_beats,
+            quality=(n_beats - self._n_bad(w.lo)) / n_beats,
             null_reasons=reasons,
             **values,
         )

@@ -480,7 +480,7 @@ def summary_from_mapping(
 ) -> Summary:
     """A ``Summary`` from an indicators record given as a mapping of field name → value.
 
-    The edge calls it with ``dataclasses.asdict(indicators)``: ``t_end_utc_s`` (float seconds) becomes
+    The edge calls it with ``msgspec.structs.asdict(indicators)``: ``t_end_utc_s`` (float seconds) becomes
     ``t_end_utc_ms``, categorical values may be ``StrEnum`` members. A key this schema does not know is
     an error rather than silently dropped, so a new indicator in the signal core fails a test here.
     """
