@@ -4,21 +4,14 @@ every payload is either accepted or a counted reject."""
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
-
 import pytest
 
 from vagus.errors import PayloadError, PayloadProblem
 
+from .benchmark_module import load_benchmark
 from .conftest import SHARED_DATA
 
-_PATH = Path(__file__).resolve().parents[1] / "benchmarks" / "fuzz_decoders.py"
-_spec = importlib.util.spec_from_file_location("fuzz_decoders", _PATH)
-fuzz_decoders = importlib.util.module_from_spec(_spec)
-sys.modules["fuzz_decoders"] = fuzz_decoders  # dataclasses look their module up there
-_spec.loader.exec_module(fuzz_decoders)
+fuzz_decoders = load_benchmark("fuzz_decoders")
 
 N = 20_000
 NAMES = list(fuzz_decoders.decoders())
