@@ -35,6 +35,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import msgspec.structs
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -61,6 +62,8 @@ RESPONSE = 0.7
 WINDOWS = WindowConfig(
     windows_s=(60.0, 300.0), step_s=60.0, correction="none", spectral=True, nonlinear=False, breathing=False
 )
+# Days the baseline learns before the evaluated days, as in stress_eval.py (3 calm learning days).
+LEARNING_DAYS = 3
 GROUPS = {"responders": (RESPONSE, True), "non-responders": (0.0, False), "breathe-only": (0.0, True)}
 
 
@@ -78,17 +81,19 @@ def workday(rng: np.random.Generator) -> Timeline:
     return Timeline(tuple(segments), start_of_day_s=float(DAY_START_S))
 
 
-def learn(person: Person, seed: int) -> Reference:
-    """The calm reference from two quiet hours (60-s windows), as the agent's baseline would hold it."""
-    phys = simulate(person, Timeline.constant(State.REST, 7200, start_of_day_s=7 * 3600.0), seed=seed)
-    engine = RollingWindow("strap", dataclasses.replace(WINDOWS, windows_s=(60.0,), spectral=False))
+def learn(person: Person, seed: int, days: int = LEARNING_DAYS) -> Reference:
+    """The calm reference after ``days`` learned days (two quiet hours of 60-s windows each), as
+    the agent's baseline gives it (:meth:`PersonalBaseline.reference`)."""
     baseline = PersonalBaseline()
-    for t, rr in zip(phys.beat_times_s.tolist(), phys.rr_ms.tolist(), strict=True):
-        for rec in engine.push(Beat("strap", T0 + t, rr, source=BeatSource.HRS)):
-            if rec.window_s >= 59.0 and rec.rmssd_ms and rec.hr_bpm:
-                baseline.observe_awake("2026-09-20", rec.rmssd_ms, rec.hr_bpm)
-    baseline.close_day()
-    return baseline.reference(personal_only=True)
+    for day in range(days):
+        phys = simulate(person, Timeline.constant(State.REST, 7200, start_of_day_s=7 * 3600.0), seed=seed + day)
+        engine = RollingWindow("strap", dataclasses.replace(WINDOWS, windows_s=(60.0,), spectral=False))
+        for t, rr in zip(phys.beat_times_s.tolist(), phys.rr_ms.tolist(), strict=True):
+            for rec in engine.push(Beat("strap", T0 + t, rr, source=BeatSource.HRS)):
+                if rec.window_s >= 59.0 and rec.rmssd_ms and rec.hr_bpm:
+                    baseline.observe_awake(f"2026-09-{11 + day}", rec.rmssd_ms, rec.hr_bpm)
+        baseline.close_day()
+    return baseline.reference()
 
 
 @dataclass
@@ -125,7 +130,7 @@ def run_day(
                     out.series["lf"][1].append(rec.lf_ms2)
                 continue
             result = tracker.update(rec, reference)
-            scored = dataclasses.replace(
+            scored = msgspec.structs.replace(
                 rec,
                 stress_score=result.score,
                 stress_level=None if result.level is None else result.level.value,

@@ -96,7 +96,7 @@ def render(name: str, device: str, profile: str) -> Day:
         "test",
     )
     calm_records, _ = beats_to_records(build_world(calm), device)
-    baseline = PersonalBaseline(days_to_learn=1)
+    baseline = PersonalBaseline()
     for r in calm_records:
         if r.window_s >= 60 - 1e-6 and r.rmssd_ms and r.hr_bpm and r.quality >= 0.8:
             baseline.observe_awake("calm-day", r.rmssd_ms, r.hr_bpm)

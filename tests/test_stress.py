@@ -38,12 +38,13 @@ def record(
 
 def test_the_score_by_hand():
     assert stress_score(40.0, 60.0, REF) == pytest.approx(25.0)  # the calm reference
-    # One SD of vagal withdrawal alone: z = 0.6 → 25 + 12.
-    assert stress_score(40.0 * math.exp(-0.2), 60.0, REF) == pytest.approx(37.0)
-    # One SD of heart-rate rise alone: z = 0.4 → 25 + 8.
-    assert stress_score(40.0, 65.0, REF) == pytest.approx(33.0)
-    # 2.5 SD on both: z = 2.5 → 75, the top of "medium".
-    assert stress_score(40.0 * math.exp(-0.5), 72.5, REF) == pytest.approx(75.0)
+    # One SD of vagal withdrawal alone: z = 0.6 → 25 + 15.
+    assert stress_score(40.0 * math.exp(-0.2), 60.0, REF) == pytest.approx(40.0)
+    # One SD of heart-rate rise alone: z = 0.4 → 25 + 10.
+    assert stress_score(40.0, 65.0, REF) == pytest.approx(35.0)
+    # One SD on both: z = 1 → 50, the top of "low"; two SDs on both: 75, the top of "medium".
+    assert stress_score(40.0 * math.exp(-0.2), 65.0, REF) == pytest.approx(50.0)
+    assert stress_score(40.0 * math.exp(-0.4), 70.0, REF) == pytest.approx(75.0)
     assert stress_score(1.0, 150.0, REF) == 100.0 and stress_score(400.0, 40.0, REF) == 0.0
     with pytest.raises(ValueError):
         stress_score(0.0, 60.0, REF)
@@ -93,11 +94,14 @@ def test_without_an_accelerometer_heart_rate_dynamics_gate():
 
 
 def test_a_fast_heart_rate_rise_is_the_start_of_exercise():
-    # Windows every 5 s: HR 60 → 76 within 30 s (16 bpm > 15), still under the 30-bpm level gate.
+    # Windows every 5 s: HR 60 → 71 within 30 s (11 bpm > 10), well under the 30-bpm level gate.
     onset = StressTracker()
-    for k, hr in enumerate([60.0] * 7 + [62.0, 65.0, 68.0, 71.0, 74.0, 76.0]):
-        result = onset.update(record(1000.0 + 5 * k, rmssd=25.0, hr=hr), REF)
-    assert result.gate == Gate.ACTIVE  # 76 (t = 1060) − 60 (t = 1030) = 16
+    results = [
+        onset.update(record(1000.0 + 5 * k, rmssd=25.0, hr=hr), REF)
+        for k, hr in enumerate([60.0] * 7 + [62.0, 64.0, 66.0, 68.0, 70.0, 71.0])
+    ]
+    assert results[-2].gate is None  # 70 (t = 1055) − 60 (t = 1025) = 10: not more than 10
+    assert results[-1].gate == Gate.ACTIVE  # 71 (t = 1060) − 60 (t = 1030) = 11
     # The same rise over 60 s (8 bpm per 30 s) is how stress comes on: scored.
     stress = StressTracker()
     hrs = [60.0] * 7 + [60.0 + 16.0 * j / 12 for j in range(1, 13)]
@@ -109,19 +113,61 @@ def test_a_fast_heart_rate_rise_is_the_start_of_exercise():
     assert gap.update(record(1600.0, rmssd=25.0, hr=76.0), REF).gate is None
 
 
-def test_the_baseline_starts_from_population_norms_and_learns():
-    baseline = PersonalBaseline(days_to_learn=7)
-    assert baseline.reference() == POPULATION
-    for day in range(3):
+def _learn_days(levels_ms: list[float]) -> PersonalBaseline:
+    """One day per level: 60 calm minutes alternating RMSSD level and level × 1.1, HR 70/71/72 bpm."""
+    baseline = PersonalBaseline()
+    for day, level in enumerate(levels_ms):
         for minute in range(60):
-            baseline.observe_awake(f"2026-01-0{day + 1}", 30.0 * (1.1 if minute % 2 else 1.0), 70.0 + minute % 3)
+            baseline.observe_awake(f"2026-01-{day + 1:02d}", level * (1.1 if minute % 2 else 1.0), 70.0 + minute % 3)
     baseline.close_day()
+    return baseline
+
+
+def test_the_baseline_starts_from_population_norms_and_learns():
+    assert PersonalBaseline().reference() == POPULATION
+    baseline = _learn_days([30.0, 30.0, 30.0])
     ref = baseline.reference()
-    assert ref.days == 3 and ref.personal_weight == pytest.approx(3 / 7)
-    personal_ln = math.log(30.0 * math.sqrt(1.1))  # median of two values, each half the day
-    assert ref.ln_rmssd_mean == pytest.approx(3 / 7 * personal_ln + 4 / 7 * POPULATION.ln_rmssd_mean, abs=0.03)
-    assert ref.hr_mean_bpm == pytest.approx(3 / 7 * 71.0 + 4 / 7 * POPULATION.hr_mean_bpm)
+    # By hand: each day's ln RMSSD median is ln(30·√1.1) (the middle of 30 values of each level),
+    # its MAD ln(1.1)/2; HR median 71, MAD 1. Three equal days: the day-to-day SD is the prior's,
+    # 0.15² × 4 pseudo-days over 4 + 2 degrees of freedom.
+    n, tau_ln, tau_hr = 3, 0.35, 8.0
+    day_ln = math.sqrt(4 * 0.15**2 / 6)
+    day_hr = math.sqrt(4 * 3.0**2 / 6)
+    w_ln = n * tau_ln**2 / (n * tau_ln**2 + day_ln**2)
+    w_hr = n * tau_hr**2 / (n * tau_hr**2 + day_hr**2)
+    assert ref.days == 3 and ref.personal_weight == pytest.approx(w_ln) and 0.95 < w_ln < 0.97
+    own_ln, own_ln_sd = math.log(30.0 * math.sqrt(1.1)), max(math.log(1.1) / 2 * 1.4826, 0.05)
+    assert ref.ln_rmssd_mean == pytest.approx(w_ln * own_ln + (1 - w_ln) * 3.67)
+    assert ref.hr_mean_bpm == pytest.approx(w_hr * 71.0 + (1 - w_hr) * 65.0)
+    post_ln = 1 / (n / day_ln**2 + 1 / tau_ln**2)
+    assert ref.ln_rmssd_sd == pytest.approx(math.sqrt(own_ln_sd**2 + day_ln**2 + post_ln))
+    post_hr = 1 / (n / day_hr**2 + 1 / tau_hr**2)
+    assert ref.hr_sd_bpm == pytest.approx(math.sqrt(1.4826**2 + day_hr**2 + post_hr))
     assert baseline.resting_hr_bpm() == pytest.approx(70.0)
+    # Sleep detection's own-days-only reference: the medians and within-day SDs, nothing else.
+    own = baseline.reference(personal_only=True)
+    assert (own.ln_rmssd_mean, own.hr_mean_bpm, own.hr_sd_bpm) == pytest.approx((own_ln, 71.0, 1.4826))
+
+
+def test_one_day_already_outweighs_population_norms():
+    ref = _learn_days([30.0]).reference()
+    assert 0.8 < ref.personal_weight < 0.9
+    assert abs(ref.ln_rmssd_mean - math.log(30.0 * math.sqrt(1.1))) < abs(ref.ln_rmssd_mean - 3.67)
+
+
+def test_a_person_whose_days_vary_is_judged_against_a_wider_band():
+    steady = _learn_days([30.0] * 7).reference()
+    varying = _learn_days([22.0, 40.0] * 3 + [30.0]).reference()
+    assert varying.ln_rmssd_sd > steady.ln_rmssd_sd
+    assert varying.personal_weight < steady.personal_weight
+    # The same low-RMSSD minute is less alarming for the person whose days swing.
+    assert stress_score(20.0, 71.0, varying) < stress_score(20.0, 71.0, steady)
+
+
+def test_a_baseline_stored_by_an_earlier_version_still_loads():
+    state = _learn_days([30.0]).to_dict()
+    state["days_to_learn"] = 7  # the linear blend's setting, before the two-level model
+    assert PersonalBaseline.from_dict(state).reference() == _learn_days([30.0]).reference()
 
 
 def test_a_day_with_too_few_calm_minutes_does_not_count():
