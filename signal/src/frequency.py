@@ -30,10 +30,11 @@ processing. Behavior Research Methods 53, 1689–1696.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Literal, NamedTuple
 
+import msgspec
 import numpy as np
 import numpy.typing as npt
 
@@ -210,15 +211,15 @@ class FrequencyParams:
         )
 
 
-@dataclass(frozen=True, slots=True)
-class FrequencyDomain:
+class FrequencyDomain(msgspec.Struct, frozen=True):
     """Band powers in ms², their ratio, and normalised units.
 
     ``total_power_ms2`` is VLF + LF + HF (power from the VLF band's lower edge to 0.4 Hz, as
     Kubios and hrv report it; neurokit2's ``TP`` also adds ULF and VHF). ``lfn_nu`` and
     ``hfn_nu`` are the Task Force normalised units ``100·LF/(TP − VLF)``, which with this TP is
     ``100·LF/(LF + HF)`` (pyHRV's and hrv's ``lfnu``); they are not neurokit2's ``LFn = LF/TP``.
-    A field that is ``None`` has its reason in ``null_reasons``.
+    A field that is ``None`` has its reason in ``null_reasons``. A frozen ``msgspec.Struct``, as
+    the records of ``records.py`` (the streaming engine makes one per window: cheaper to build).
     """
 
     vlf_ms2: float | None
@@ -228,7 +229,7 @@ class FrequencyDomain:
     lf_hf: float | None
     lfn_nu: float | None
     hfn_nu: float | None
-    null_reasons: dict[str, NullReason] = field(default_factory=dict)
+    null_reasons: dict[str, NullReason] = msgspec.field(default_factory=dict)
 
 
 def frequency_domain(rr_ms: npt.ArrayLike, *, params: FrequencyParams = FrequencyParams()) -> FrequencyDomain:
