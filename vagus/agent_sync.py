@@ -119,8 +119,9 @@ class AgentSync:
             log.warning("%s was not queued for sync: %s", what, exc.problem.value)
 
     def submit(self, device_id: str, record: Indicators) -> None:
-        values = msgspec.structs.asdict(record)
-        self._queue("a record", lambda p: p.submit_summary(values, device=self.pseudonym(device_id)))
+        self._queue(
+            "a record", lambda p: p.submit_summary(msgspec.structs.asdict(record), device=self.pseudonym(device_id))
+        )
 
     def submit_nudge(self, decision: NudgeDecision) -> None:
         self._queue("a nudge", lambda p: p.submit_nudge_decision(decision))
