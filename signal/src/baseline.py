@@ -139,20 +139,11 @@ class PersonalBaseline:
     def close_day(self) -> None:
         """Summarise the current day into ``days`` (if it had enough calm minutes) and start afresh."""
         if self.today is not None and (len(self.today_hr) >= _MIN_DAY_WINDOWS or self.tonight_ln_rmssd):
-            ln = np.asarray(self.today_ln_rmssd) if self.today_ln_rmssd else np.asarray([math.nan])
-            hr = np.asarray(self.today_hr) if self.today_hr else np.asarray([math.nan])
-            enough = len(self.today_hr) >= _MIN_DAY_WINDOWS
+            night = float(np.mean(self.tonight_ln_rmssd)) if self.tonight_ln_rmssd else None
+            nan = math.nan
             self.days.append(
-                DaySummary(
-                    day=self.today,
-                    ln_rmssd_median=float(np.median(ln)) if enough else math.nan,
-                    ln_rmssd_mad=float(np.median(np.abs(ln - np.median(ln)))) if enough else math.nan,
-                    hr_median_bpm=float(np.median(hr)) if enough else math.nan,
-                    hr_mad_bpm=float(np.median(np.abs(hr - np.median(hr)))) if enough else math.nan,
-                    resting_hr_bpm=float(np.percentile(hr, 5)) if enough else math.nan,
-                    night_ln_rmssd=float(np.mean(self.tonight_ln_rmssd)) if self.tonight_ln_rmssd else None,
-                    n_windows=len(self.today_hr),
-                )
+                self._awake_summary(self.today, night)
+                or DaySummary(self.today, nan, nan, nan, nan, nan, night, len(self.today_hr))
             )
             del self.days[:-_MAX_DAYS]
         self.today_ln_rmssd, self.today_hr, self.tonight_ln_rmssd = [], [], []
@@ -167,7 +158,7 @@ class PersonalBaseline:
         that: it compares the person's night with the same person awake, and a population heart
         rate 15 bpm off would hide the night entirely."""
         recent = [d for d in self.days[-7:] if not math.isnan(d.ln_rmssd_median)]
-        today = self._today_summary()
+        today = self._awake_summary("today")
         if today is not None:
             recent = [*recent[-6:], today]
         if not recent:
@@ -188,7 +179,8 @@ class PersonalBaseline:
         _, hr_mean, hr_sd = _shrunk(n, hr_mean, hr_sd, hr_day_sd, POPULATION_HR_BPM)
         return Reference(ln_mean, ln_sd, hr_mean, hr_sd, personal_weight=ln_w, days=n)
 
-    def _today_summary(self) -> DaySummary | None:
+    def _awake_summary(self, day: str, night_ln_rmssd: float | None = None) -> DaySummary | None:
+        """The current day's calm awake minutes summarised as ``day``; None with too few of them."""
         if len(self.today_hr) < _MIN_DAY_WINDOWS:
             return None
         ln = np.asarray(self.today_ln_rmssd)
@@ -200,7 +192,7 @@ class PersonalBaseline:
             float(np.median(hr)),
             float(np.median(np.abs(hr - np.median(hr)))),
             float(np.percentile(hr, 5)),
-            None,
+            night_ln_rmssd,
             len(hr),
         )
 
