@@ -85,9 +85,10 @@ def learn(person: Person, seed: int, days: int = LEARNING_DAYS) -> Reference:
     """The calm reference after ``days`` learned days (two quiet hours of 60-s windows each), as
     the agent's baseline gives it (:meth:`PersonalBaseline.reference`)."""
     baseline = PersonalBaseline()
+    config = dataclasses.replace(WINDOWS, windows_s=(60.0,), spectral=False)
     for day in range(days):
         phys = simulate(person, Timeline.constant(State.REST, 7200, start_of_day_s=7 * 3600.0), seed=seed + day)
-        engine = RollingWindow("strap", dataclasses.replace(WINDOWS, windows_s=(60.0,), spectral=False))
+        engine = RollingWindow("strap", config)
         for t, rr in zip(phys.beat_times_s.tolist(), phys.rr_ms.tolist(), strict=True):
             for rec in engine.push(Beat("strap", T0 + t, rr, source=BeatSource.HRS)):
                 if rec.window_s >= 59.0 and rec.rmssd_ms and rec.hr_bpm:
