@@ -12,11 +12,12 @@ PyPI, fetched with pip into a cache (``--data``, env ``VAGUS_REAL_DATA``, defaul
   ``import_dataset1``). This is the check with the issue's target (MAE ≤ 2 breaths/min).
 * **pyphysio 4.10.0** ``pyphysio/test_data/medical.txt.bz2``: ECG, EDA, BVP and respiration,
   2048 Hz (pyphysio's ``TestData._fsamp_medical``; its ``info_medical`` says 1024 Hz and 120 s, which
-  the 245,760 rows contradict), 120 s: 11 overlapping 60-s windows, a secondary look.
+  the 245,760 rows contradict), 120 s: 10 overlapping 60-s windows, a secondary look.
 
 Method, per recording:
 
-1. ECG → R-peaks with neurokit2 (``ecg_clean`` + ``ecg_peaks``, the default NeuroKit method) → RR
+1. ECG → R-peaks as the agent finds them in a live ECG stream (``vagus.edge.ecg_peaks.EcgPeakStream``:
+   neurokit2's ``ecg_clean`` + ``ecg_peaks`` on overlapping stretches, sub-sample refinement) → RR
    (ms) → ``Beat`` records (source ECG, time of the closing R-peak) → the agent's rolling 60-s
    window (``RollingWindow``, default Lipponen 2019 correction, a record every 5 s) → each full
    record's ``breathing_rate_brpm`` (None = not reported, with its null reason).
@@ -170,14 +171,16 @@ def load_pyphysio(path: Path) -> Recording:
 
 
 def r_peaks_s(ecg: npt.NDArray[np.float64], fs_hz: float) -> npt.NDArray[np.float64]:
-    """R-peak times (s) by neurokit2's default method, on the ECG as recorded (polarity checked by the caller)."""
-    import neurokit2 as nk
+    """R-peak times (s) as the agent finds them in a live ECG stream (:class:`vagus.edge.ecg_peaks.EcgPeakStream`:
+    neurokit2's default detector on overlapping stretches, sub-sample refinement), fed 1 s at a time."""
+    from vagus.edge.ecg_peaks import EcgPeakStream
 
+    stream = EcgPeakStream(fs_hz)
+    step = round(fs_hz)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # as in belt_breaths
-        cleaned = nk.ecg_clean(ecg, sampling_rate=fs_hz)
-        _, info = nk.ecg_peaks(cleaned, sampling_rate=fs_hz)
-    return np.asarray(info["ECG_R_Peaks"], dtype=np.float64) / fs_hz
+        positions = [pos for i in range(0, ecg.size, step) for _, pos in stream.push(ecg[i : i + step])]
+    return np.asarray(positions, dtype=np.float64) / fs_hz
 
 
 def vagus_records(peaks_s: npt.NDArray[np.float64]) -> list[tuple[float, float, float | None, NullReason | None]]:
