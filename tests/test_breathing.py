@@ -1,4 +1,4 @@
-"""Breathing rate from the RSA peak: hand-computable signals, then simulated people.
+"""Breathing rate from RSA (spectral peak, breath count, agreement): hand-computable signals, then simulated people.
 
 The simulated people here use seeds that were not used to set the estimator's gates (those were
 population 7 / physiology 11, see signal/src/breathing.py)."""
@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from vagus.signal import BeatSource, RollingWindow, WindowConfig
-from vagus.signal.breathing import BreathingParams, breathing_rate
+from vagus.signal.breathing import BreathingParams, breathing_rate, counted_brpm, zero_phase_bandpass
 from vagus.signal.records import Beat, NullReason
 from vagus.sim import draw_population, simulate
 from vagus.sim.physiology import State
@@ -67,6 +67,81 @@ def test_short_flat_and_invalid_input():
         breathing_rate(modulated_rr(60, parts=[(0.25, 40.0)]), paced_brpm=100.0)
     with pytest.raises(ValueError):
         BreathingParams(band_hz=(0.5, 0.2))
+    with pytest.raises(ValueError):
+        BreathingParams(count_threshold=1.0)
+    with pytest.raises(ValueError):
+        BreathingParams(max_disagreement_brpm=0.0)
+    with pytest.raises(ValueError):
+        BreathingParams(count_edge_s=20.0)
+
+
+def rr_with_rates(rates_hz, duration_s=60.0, *, amplitude_ms=30.0, mean_ms=900.0):
+    """RR whose RSA runs at rates_hz[k] in the k-th equal part of the window (phase continuous)."""
+    t, phase, out = 0.0, 0.0, []
+    while t < duration_s:
+        rr = mean_ms + amplitude_ms * math.sin(phase)
+        out.append(rr)
+        t += rr / 1000.0
+        part = min(int(t / duration_s * len(rates_hz)), len(rates_hz) - 1)
+        phase += 2 * math.pi * rates_hz[part] * rr / 1000.0
+    return np.array(out)
+
+
+def test_the_band_pass_is_butterworth_forward_and_backward():
+    # Independent reference: scipy's digital Butterworth (bilinear transform) through sosfiltfilt.
+    from scipy import signal
+
+    x = np.random.default_rng(1).standard_normal(2400).cumsum()
+    sos = signal.butter(6, [0.15, 0.7], btype="bandpass", fs=4.0, output="sos")
+    expected = signal.sosfiltfilt(sos, x)
+    got = zero_phase_bandpass(x, 4.0, (0.15, 0.7), order=6)
+    inner = slice(120, -120)  # 30 s from the ends, where the two paddings differ
+    rms = np.sqrt(np.mean(expected[inner] ** 2))
+    assert np.sqrt(np.mean((got[inner] - expected[inner]) ** 2)) < 0.03 * rms
+    # A tone in the pass band passes at full amplitude; one below it is removed.
+    t = np.arange(2400) / 4.0
+    in_band = zero_phase_bandpass(np.sin(2 * np.pi * 0.3 * t), 4.0, (0.15, 0.7))
+    below = zero_phase_bandpass(np.sin(2 * np.pi * 0.05 * t), 4.0, (0.15, 0.7))
+    assert np.ptp(in_band[400:-400]) == pytest.approx(2, rel=0.01)
+    assert np.ptp(below[400:-400]) < 1e-3
+
+
+def test_the_count_gives_the_mean_rate_where_the_rate_changes():
+    # 12/min for half a minute, then 18/min: 6 + 9 breaths in a minute, 15/min, which is what a belt
+    # counting breaths reports; the spectral peak picks one of the two rhythms.
+    est = breathing_rate(rr_with_rates([0.2, 0.3]))
+    assert est.counted_brpm == pytest.approx(15.0, abs=0.5)
+    assert est.rate_brpm == est.counted_brpm
+    assert abs(est.spectral_brpm - 15.0) > 2.0
+
+
+def test_counting_a_known_number_of_cycles():
+    # Count-adv by hand: a 0.25 Hz tone at 4 Hz has extrema every 2 s, on samples; with the 3-s
+    # edges left out, the maxima run from the first to the last inside and the rate is 15/min.
+    t = np.arange(240) / 4.0
+    x = 900.0 + 40.0 * np.sin(2 * np.pi * 0.25 * t)
+    assert counted_brpm(x, 4.0, (0.15, 0.7)) == pytest.approx(15.0, abs=1e-6)
+    # Extrema are whole samples: off the grid the span is off by up to a sample (here 1 in 208).
+    shifted = 900.0 + 40.0 * np.sin(2 * np.pi * 0.25 * t + 0.3)
+    assert counted_brpm(shifted, 4.0, (0.15, 0.7)) == pytest.approx(15.0, rel=1 / 200)
+    # Small wiggles (< 0.1 × Q3 of the extrema distances) are deleted, not counted as breaths.
+    wiggle = x + 0.5 * np.sin(2 * np.pi * 0.65 * t)
+    assert counted_brpm(wiggle, 4.0, (0.15, 0.7)) == pytest.approx(15.0, abs=0.1)
+    assert counted_brpm(x[:8], 4.0, (0.15, 0.7), edge_s=0.0) is None  # under one whole cycle
+
+
+def test_when_count_and_spectrum_disagree_no_rate_is_reported():
+    # A slow 0.16-Hz swing holds most of the power, faster breathing makes most of the cycles:
+    # the spectral peak says ~9.6/min, the count ~20/min; not one clear rhythm, so no number.
+    est = breathing_rate(modulated_rr(60, parts=[(0.16, 30.0), (0.45, 15.0)]))
+    assert est.spectral_brpm == pytest.approx(9.6, abs=0.3)
+    assert est.counted_brpm is not None and est.counted_brpm - est.spectral_brpm > 4.0
+    assert est.rate_brpm is None and est.reason == NullReason.LOW_QUALITY
+    # With the agreement rule relaxed, the count is what is reported.
+    loose = breathing_rate(
+        modulated_rr(60, parts=[(0.16, 30.0), (0.45, 15.0)]), params=BreathingParams(max_disagreement_brpm=30.0)
+    )
+    assert loose.rate_brpm == est.counted_brpm
 
 
 @pytest.fixture(scope="module")
