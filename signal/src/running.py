@@ -17,7 +17,21 @@ import numpy as np
 
 from .time_domain import TimeDomain
 
-__all__ = ["RunningTimeDomain"]
+__all__ = ["VALUE_NAMES", "RunningTimeDomain"]
+
+# The order of :meth:`RunningTimeDomain.values`.
+VALUE_NAMES = (
+    "hr_bpm",
+    "mean_nn_ms",
+    "rmssd_ms",
+    "sdnn_ms",
+    "sdsd_ms",
+    "pnn50_pct",
+    "pnn20_pct",
+    "sd1_ms",
+    "sd2_ms",
+    "sd1_sd2",
+)
 
 
 class RunningTimeDomain:
@@ -204,7 +218,12 @@ class RunningTimeDomain:
         return TimeDomain(**self.indices())
 
     def indices(self) -> dict[str, float]:
-        """The fields of :meth:`result` as a dict (what a record takes, without the dataclass)."""
+        """The fields of :meth:`result` as a dict, named as :data:`VALUE_NAMES`."""
+        return dict(zip(VALUE_NAMES, self.values(), strict=True))
+
+    def values(self) -> tuple[float, float, float, float, float, float, float, float, float, float]:
+        """The indices as a tuple in the order of :data:`VALUE_NAMES` (the engine's per-step path,
+        which builds its record positionally); needs at least 3 beats."""
         n, m = self.n, self.np_
         if n < 3 or m != n - 1:
             raise ValueError(f"need at least 3 consecutive beats, have {n} beats and {m} pairs")
@@ -218,15 +237,15 @@ class RunningTimeDomain:
         var_p = var_p if var_p > 0.0 else 0.0
         sd1 = math.sqrt(var_d / 2)
         sd2 = math.sqrt(var_p / 2)
-        return {
-            "mean_nn_ms": self._ref + s1 / n,
-            "hr_bpm": self.shr / n,
-            "sdnn_ms": math.sqrt(var_rr),
-            "rmssd_ms": math.sqrt(self.d2 / m),
-            "sdsd_ms": math.sqrt(var_d),
-            "pnn50_pct": self.nn50 / n * 100.0,
-            "pnn20_pct": self.nn20 / n * 100.0,
-            "sd1_ms": sd1,
-            "sd2_ms": sd2,
-            "sd1_sd2": sd1 / sd2 if sd2 > 0 else 0.0,
-        }
+        return (
+            self.shr / n,
+            self._ref + s1 / n,
+            math.sqrt(self.d2 / m),
+            math.sqrt(var_rr),
+            math.sqrt(var_d),
+            self.nn50 / n * 100.0,
+            self.nn20 / n * 100.0,
+            sd1,
+            sd2,
+            sd1 / sd2 if sd2 > 0 else 0.0,
+        )

@@ -11,8 +11,8 @@ agreement it is held to:
    ``make_interp_spline(k=2)`` knots) is fitted to every beat since the last reset and extended
    per call: the rows of its tridiagonal system that new beats add are eliminated forward once,
    and back-substitution from the newest beat stops where coefficients move by less than
-   1e-3 ms. A coefficient's sensitivity to a beat decays by about 0.17 per knot, so only the
-   last ~15 beats are redone. Inside a window this is the window's own spline except near the
+   0.01 ms. A coefficient's sensitivity to a beat decays by about 0.17 per knot, so only the
+   last ~12 beats are redone. Inside a window this is the window's own spline except near the
    window's first beats, where the batch spline has its end condition: ~1e-6 relative in LF/HF.
 2. **A resampling rate that gives a fast FFT.** Where the batch recipe cuts the series at
    ``fs`` (4 Hz) into segments of ``N`` samples and transforms them with ``nfft = 2N`` (2·599
@@ -66,7 +66,6 @@ from .frequency import (
     frequency_domain,
     taper,
     too_few_beats,
-    wanted_bands,
     welch_plan,
 )
 
@@ -95,9 +94,10 @@ except ImportError:  # pragma: no cover - numpy 1.x
 _add_reduce = np.add.reduce
 _multiply, _subtract, _square = np.multiply, np.subtract, np.square
 
-# Back-substitution stops once a coefficient moves by no more than this (ms), 1e-6 of an RR: the
-# change left behind is below 1e-4 of the RR variability that makes LF and HF.
-_SETTLED_MS = 1e-3
+# Back-substitution stops once a coefficient moves by no more than this (ms), ~1e-5 of an RR: the
+# change left behind is below 1e-3 of the RR variability that makes LF and HF (on the benchmark
+# day LF and HF move by at most 8e-6 relative against 1e-3 ms, which redid ~1.3 more rows a step).
+_SETTLED_MS = 1e-2
 # Rows kept before the window's first beat, so back-substitution never runs off the stored rows.
 _KEEP_BEFORE = 32
 
@@ -189,6 +189,7 @@ class StreamingSpectrum:
         "_dp",
         "_exact",
         "_final",
+        "_grid",
         "_index",
         "_key",
         "_knot",
@@ -204,6 +205,17 @@ class StreamingSpectrum:
     def __init__(self, params: FrequencyParams | None = None) -> None:
         self.params = params = params or FrequencyParams()
         self._exact = params.interpolation != "quadratic" or params.segment_s is not None or params.nfft is not None
+        # Read every step: the grid step, what the grid adds past the last beat, the whole-window
+        # threshold and each band's shortest window (s), as plain floats.
+        step_s = 1.0 / params.resample_hz
+        self._grid = (
+            step_s,
+            step_s if params.include_end else 0.0,
+            params.whole_window_below_s,
+            params.vlf_min_window_s,
+            params.lf_min_window_s,
+            params.hf_min_window_s,
+        )
         self._plans: dict[int, _Work | None] = {}
         self.reset()
 
@@ -314,7 +326,9 @@ class StreamingSpectrum:
             return too_few_beats()
         sums = self._sum_ms
         window_ms = sums[-1] - sums[lo] + y[lo]
-        wanted = wanted_bands(window_ms / 1000.0, params)
+        window_s = window_ms / 1000.0
+        _, _, _, vlf_min_s, lf_min_s, hf_min_s = self._grid  # wanted_bands(), inline
+        wanted = (window_s >= vlf_min_s, window_s >= lf_min_s, window_s >= hf_min_s)
         if not (wanted[0] or wanted[1] or wanted[2]):
             return assemble((None, None, None))
         moves = self._moves
@@ -457,20 +471,20 @@ class StreamingSpectrum:
     # -- Welch ----------------------------------------------------------------------------------
 
     def _band_powers(self, lo: int, window_ms: float, wanted: tuple[bool, bool, bool]) -> Bands:
-        params = self.params
-        step_s = 1.0 / params.resample_hz
+        step_s, past_end_s, whole_below_s, _, _, _ = self._grid
         # neurokit2's sample count: len(arange(t0, t_end + step, step)) on the window's own times.
         first_s = self._y[lo] / 1000.0
         end_s = window_ms / 1000.0
-        n = max(1, math.ceil(((end_s + step_s if params.include_end else end_s) - first_s) / step_s))
-        whole = end_s - first_s < params.whole_window_below_s
+        n = max(1, math.ceil((end_s + past_end_s - first_s) / step_s))
+        whole = end_s - first_s < whole_below_s
         key = -n if whole else n
         work = self._plans.get(key, False)
         if work is False:
+            params = self.params
             plan = _plan(n, whole, params)
             work = self._plans[key] = None if plan is None else _Work(plan)
         if work is None:  # a series too short for the fast path: the exact recipe is cheap there
-            return _exact_powers(np.asarray(self._y[lo:]), params, wanted)
+            return _exact_powers(np.asarray(self._y[lo:]), self.params, wanted)
         plan = work.plan
         n_beats = len(self._y)
         start = lo if lo else 1

@@ -26,32 +26,20 @@ import numpy as np
 
 from .frequency import FrequencyDomain, FrequencyParams
 from .records import Beat, Indicators, NullReason
-from .running import RunningTimeDomain
+from .running import VALUE_NAMES, RunningTimeDomain
 from .spectrum_stream import StreamingSpectrum
 from .time_domain import MIN_BEATS
 
 __all__ = ["RollingWindow", "WindowConfig"]
 
 _NOT_COMPUTED = ("breathing_rate_brpm", "stress_score", "stress_level", "gate_reason", "activity_state")
-_TIME_DOMAIN = (
-    "hr_bpm",
-    "mean_nn_ms",
-    "rmssd_ms",
-    "sdnn_ms",
-    "sdsd_ms",
-    "pnn50_pct",
-    "pnn20_pct",
-    "sd1_ms",
-    "sd2_ms",
-    "sd1_sd2",
-)
 _FREQUENCY = ("vlf_ms2", "lf_ms2", "hf_ms2", "lf_hf", "lfn_nu", "hfn_nu")
 _NONLINEAR = ("dfa_alpha1", "baevsky_si", "baevsky_si_sqrt")
 _NOT_COMPUTED_REASONS = dict.fromkeys(_NOT_COMPUTED, NullReason.NOT_COMPUTED)
 _FREQUENCY_NOT_COMPUTED = dict.fromkeys(_FREQUENCY, NullReason.NOT_COMPUTED)
 _BREATHING_MAX_WINDOW_S = 120.0
 _NONLINEAR_NOT_COMPUTED = dict.fromkeys(_NONLINEAR, NullReason.NOT_COMPUTED)
-_TOO_FEW_REASONS = dict.fromkeys(_TIME_DOMAIN + _FREQUENCY + _NONLINEAR, NullReason.TOO_FEW_BEATS)
+_TOO_FEW_REASONS = dict.fromkeys(VALUE_NAMES + _FREQUENCY + _NONLINEAR, NullReason.TOO_FEW_BEATS)
 # Beats kept in the engine's lists before those behind every window are dropped.
 _COMPACT_AT = 2048
 
@@ -77,7 +65,7 @@ class WindowConfig:
     correction_lookahead_beats: int = 4
     spectral: bool = True  # frequency-domain indices
     nonlinear: bool = True  # DFA α1 and Baevsky's stress index
-    # Breathing rate from the RSA peak (breathing.py), in windows up to 120 s long (a longer
+    # Breathing rate from RSA (breathing.py), in windows up to 120 s long (a longer
     # window blurs a rate that changes within minutes).
     breathing: bool = True
     frequency: FrequencyParams = field(default_factory=FrequencyParams)
@@ -337,30 +325,36 @@ class RollingWindow:
         w.fed = n
         return fd
 
-    def _frequency_values(
-        self, w: _Window, n: int, values: dict[str, float | None], reasons: dict[str, NullReason]
-    ) -> None:
+    def _frequency_values(self, w: _Window, n: int, reasons: dict[str, NullReason]) -> tuple[float | None, ...]:
+        """VLF, LF, HF, LF/HF, LFn, HFn (the order of Indicators' fields); their nulls' reasons into ``reasons``."""
+        if not self.config.spectral:
+            reasons.update(_FREQUENCY_NOT_COMPUTED)
+            return (None,) * 6
         fd = self._spectrum(w, n)
-        values["vlf_ms2"] = fd.vlf_ms2
-        values["lf_ms2"] = fd.lf_ms2
-        values["hf_ms2"] = fd.hf_ms2
-        values["lf_hf"] = fd.lf_hf
-        values["lfn_nu"] = fd.lfn_nu
-        values["hfn_nu"] = fd.hfn_nu
         if fd.null_reasons:
             for name, reason in fd.null_reasons.items():
                 if name in _FREQUENCY:
                     reasons[name] = reason
+        return fd.vlf_ms2, fd.lf_ms2, fd.hf_ms2, fd.lf_hf, fd.lfn_nu, fd.hfn_nu
 
-    def _breathing_value(
-        self, w: _Window, n: int, values: dict[str, float | None], reasons: dict[str, NullReason]
-    ) -> None:
+    def _nonlinear_values(self, w: _Window, n: int, reasons: dict[str, NullReason]) -> tuple[float | None, ...]:
+        """DFA α1, Baevsky's SI and its square root; their nulls' reasons into ``reasons``."""
+        if not self.config.nonlinear:
+            reasons.update(_NONLINEAR_NOT_COMPUTED)
+            return None, None, None
+        nl = self._nonlinear(self._rr_array(w.lo, n))
+        for name, reason in nl.null_reasons.items():
+            if name in _NONLINEAR:
+                reasons[name] = reason
+        return nl.dfa_alpha1, nl.baevsky_si, nl.baevsky_si_sqrt
+
+    def _breathing_value(self, w: _Window, n: int, reasons: dict[str, NullReason]) -> float | None:
         estimate = self._breathing_rate(self._rr_array(w.lo, n))
-        values["breathing_rate_brpm"] = estimate.rate_brpm
         if estimate.rate_brpm is None:
             reasons["breathing_rate_brpm"] = estimate.reason or NullReason.LOW_QUALITY
         else:
-            reasons.pop("breathing_rate_brpm", None)
+            del reasons["breathing_rate_brpm"]  # NOT_COMPUTED until here
+        return estimate.rate_brpm
 
     def _n_bad(self, lo: int) -> int:
         """Corrected or contact-less beats from ``lo`` to the newest."""
@@ -371,39 +365,63 @@ class RollingWindow:
         n_beats = w.stats.n
         cfg = self.config
         reasons: dict[str, NullReason] = dict(_NOT_COMPUTED_REASONS)
+        quality = (n_beats - self._n_bad(w.lo)) / n_beats
         if n_beats < MIN_BEATS:
-            values: dict[str, float | None] = {}
             reasons.update(_TOO_FEW_REASONS)
             if not cfg.spectral:
                 reasons.update(_FREQUENCY_NOT_COMPUTED)
             if not cfg.nonlinear:
                 reasons.update(_NONLINEAR_NOT_COMPUTED)
-        else:
-            values = w.stats.indices()  # type: ignore[assignment]
-            n = len(self._rr_list)
-            if cfg.spectral:
-                self._frequency_values(w, n, values, reasons)
-            else:
-                reasons.update(_FREQUENCY_NOT_COMPUTED)
-            if cfg.nonlinear:
-                nl = self._nonlinear(self._rr_array(w.lo, n))
-                for name in _NONLINEAR:
-                    values[name] = getattr(nl, name)
-                for name, reason in nl.null_reasons.items():
-                    if name in _NONLINEAR:
-                        reasons[name] = reason
-            else:
-                reasons.update(_NONLINEAR_NOT_COMPUTED)
-            if cfg.breathing and w.length_s <= _BREATHING_MAX_WINDOW_S:
-                self._breathing_value(w, n, values, reasons)
+            return Indicators(
+                device_id=self.device_id,
+                t_start_utc_s=float(start_s),
+                t_end_utc_s=float(end_s),
+                window_s=float(end_s - start_s),
+                window_nominal_s=w.length_s,
+                n_beats=n_beats,
+                quality=quality,
+                null_reasons=reasons,
+            )
+        hr, mean_nn, rmssd, sdnn, sdsd, pnn50, pnn20, sd1, sd2, sd1_sd2 = w.stats.values()
+        n = len(self._rr_list)
+        vlf, lf, hf, lf_hf, lfn, hfn = self._frequency_values(w, n, reasons)
+        dfa, si, si_sqrt = self._nonlinear_values(w, n, reasons)
+        breathing = None
+        if cfg.breathing and w.length_s <= _BREATHING_MAX_WINDOW_S:
+            breathing = self._breathing_value(w, n, reasons)
+        # Positional, in the order of Indicators' fields (tests/test_window.py checks that order):
+        # once per record, keywords cost three times as much.
         return Indicators(
-            device_id=self.device_id,
-            t_start_utc_s=float(start_s),
-            t_end_utc_s=float(end_s),
-            window_s=float(end_s - start_s),
-            window_nominal_s=w.length_s,
-            n_beats=n_beats,
-            quality=(n_beats - self._n_bad(w.lo)) / n_beats,
-            null_reasons=reasons,
-            **values,
+            self.device_id,
+            float(start_s),
+            float(end_s),
+            float(end_s - start_s),
+            n_beats,
+            quality,
+            w.length_s,
+            hr,
+            mean_nn,
+            rmssd,
+            sdnn,
+            sdsd,
+            pnn50,
+            pnn20,
+            vlf,
+            lf,
+            hf,
+            lf_hf,
+            lfn,
+            hfn,
+            sd1,
+            sd2,
+            sd1_sd2,
+            dfa,
+            si,
+            si_sqrt,
+            breathing,
+            None,  # stress_score, stress_level, gate_reason, activity_state: set downstream
+            None,
+            None,
+            None,
+            reasons,
         )
