@@ -176,7 +176,7 @@ def breathing_rate(
 
 
 def zero_phase_bandpass(
-    x: npt.NDArray[np.float64], fs_hz: float, band_hz: tuple[float, float], order: int = 6
+    x: npt.ArrayLike, fs_hz: float, band_hz: tuple[float, float], order: int = 6
 ) -> npt.NDArray[np.float64]:
     """``x`` band-passed without phase shift: a Butterworth band-pass applied forward and backward.
 
@@ -186,6 +186,7 @@ def zero_phase_bandpass(
     ``filtfilt``'s default padding, here up to 10 s), so the ends do not ring. numpy only, so the
     agent's breathing rate does not import scipy.signal.
     """
+    x = np.asarray(x, dtype=np.float64)
     n = x.size
     pad = min(n - 1, round(10.0 * fs_hz))
     padded = np.concatenate([2.0 * x[0] - x[pad:0:-1], x, 2.0 * x[-1] - x[-2 : -pad - 2 : -1]])
@@ -203,7 +204,7 @@ def zero_phase_bandpass(
 
 
 def counted_brpm(
-    resampled_ms: npt.NDArray[np.float64],
+    resampled_ms: npt.ArrayLike,
     fs_hz: float,
     band_hz: tuple[float, float],
     *,
@@ -222,7 +223,7 @@ def counted_brpm(
     (the filter's end transient) are left out first. None with fewer than one whole cycle.
     (The deletion follows Charlton et al.'s RRest implementation of the method, CtA.)
     """
-    v = zero_phase_bandpass(np.asarray(resampled_ms, dtype=np.float64), fs_hz, band_hz, order)
+    v = zero_phase_bandpass(resampled_ms, fs_hz, band_hz, order)
     d = np.diff(v)
     extrema = np.flatnonzero(((d[:-1] > 0) & (d[1:] <= 0)) | ((d[:-1] < 0) & (d[1:] >= 0))) + 1
     edge = round(edge_s * fs_hz)
