@@ -270,6 +270,36 @@ profile = "h10"
 """
 
 
+def local_zone_at(hour: int, now_utc_s: float | None = None) -> str:
+    """A fixed-offset POSIX ``TZ`` under which the local time is ``hour``:00 now (± 30 min).
+
+    `vagus run --sim` starts its simulated clock at the wall clock, and the agent learns the
+    baseline only from awake hours (07–22 local, edge/src/stress_stage.py): a subprocess started
+    at 06:40 or 23:00 learns nothing, or only stress minutes, before the episode. Pinning the
+    agent's zone makes the run the same whatever the time of day the test runs at."""
+    now = time.time() if now_utc_s is None else now_utc_s
+    minute_of_day = round(now / 60.0) % 1440
+    shift = (hour * 60 - minute_of_day) % 1440  # minutes to add to UTC
+    if shift > 720:
+        shift -= 1440
+    shift = 30 * round(shift / 30)  # half hours, as real zones have
+    sign = "-" if shift >= 0 else "+"  # POSIX: the offset is what local time adds to reach UTC
+    return f"VAG{sign}{abs(shift) // 60}:{abs(shift) % 60:02d}"
+
+
+def test_local_zone_at_sets_the_local_hour():
+    for now in (0.0, 6.7 * 3600, 12.25 * 3600, 23.9 * 3600, 1_795_762_707.0):
+        zone = local_zone_at(10, now)
+        script = (
+            f"import os, time, datetime; time.tzset(); print(datetime.datetime.fromtimestamp({now}).strftime('%H %M'))"
+        )
+        out = subprocess.run(  # noqa: S603 — our own interpreter and a fixed script
+            [sys.executable, "-c", script], env={**os.environ, "TZ": zone}, capture_output=True, text=True, check=True
+        ).stdout.split()
+        minutes = int(out[0]) * 60 + int(out[1])
+        assert abs(minutes - 600) <= 30, (now, zone, out)
+
+
 def test_vagus_run_nudges_keeps_check_ins_and_shows_support_through_mqtt(tmp_path):
     # `vagus run --sim` with [sync] and Home Assistant on, against real Mosquitto with the shipped ACL;
     # alice's companion (as Home Assistant would) watches her topics and answers "need help".
@@ -293,6 +323,8 @@ def test_vagus_run_nudges_keeps_check_ins_and_shows_support_through_mqtt(tmp_pat
         )
         env = {k: v for k, v in os.environ.items() if not k.startswith("VAGUS_")}
         env.update(VAGUS_MQTT_PASSWORD=users["alice"], XDG_CONFIG_HOME=str(tmp_path), XDG_DATA_HOME=str(tmp_path))
+        # The scenario's hour, 10:00 local, whenever the test runs (see local_zone_at).
+        env["TZ"] = local_zone_at(10)
         companion = link_as(
             broker,
             "alice-companion",
