@@ -66,6 +66,7 @@ from .frequency import (
     frequency_domain,
     taper,
     too_few_beats,
+    wanted_bands,
     welch_plan,
 )
 
@@ -205,17 +206,10 @@ class StreamingSpectrum:
     def __init__(self, params: FrequencyParams | None = None) -> None:
         self.params = params = params or FrequencyParams()
         self._exact = params.interpolation != "quadratic" or params.segment_s is not None or params.nfft is not None
-        # Read every step: the grid step, what the grid adds past the last beat, the whole-window
-        # threshold and each band's shortest window (s), as plain floats.
+        # Read every step: the grid step, what the grid adds past the last beat and the whole-window
+        # threshold (s), as plain floats.
         step_s = 1.0 / params.resample_hz
-        self._grid = (
-            step_s,
-            step_s if params.include_end else 0.0,
-            params.whole_window_below_s,
-            params.vlf_min_window_s,
-            params.lf_min_window_s,
-            params.hf_min_window_s,
-        )
+        self._grid = (step_s, step_s if params.include_end else 0.0, params.whole_window_below_s)
         self._plans: dict[int, _Work | None] = {}
         self.reset()
 
@@ -326,9 +320,7 @@ class StreamingSpectrum:
             return too_few_beats()
         sums = self._sum_ms
         window_ms = sums[-1] - sums[lo] + y[lo]
-        window_s = window_ms / 1000.0
-        _, _, _, vlf_min_s, lf_min_s, hf_min_s = self._grid  # wanted_bands(), inline
-        wanted = (window_s >= vlf_min_s, window_s >= lf_min_s, window_s >= hf_min_s)
+        wanted = wanted_bands(window_ms / 1000.0, params)
         if not (wanted[0] or wanted[1] or wanted[2]):
             return assemble((None, None, None))
         moves = self._moves
@@ -471,7 +463,7 @@ class StreamingSpectrum:
     # -- Welch ----------------------------------------------------------------------------------
 
     def _band_powers(self, lo: int, window_ms: float, wanted: tuple[bool, bool, bool]) -> Bands:
-        step_s, past_end_s, whole_below_s, _, _, _ = self._grid
+        step_s, past_end_s, whole_below_s = self._grid
         # neurokit2's sample count: len(arange(t0, t_end + step, step)) on the window's own times.
         first_s = self._y[lo] / 1000.0
         end_s = window_ms / 1000.0
